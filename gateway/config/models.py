@@ -46,7 +46,9 @@ class _UpstreamBase(_Model):
     protocol: ProtocolMode = "auto"
     startup_timeout: PositiveFloat = 30.0
     call_timeout: PositiveFloat = Field(default=120.0, description="Seconds without progress before a call fails.")
-    max_restarts: PositiveInt | None = Field(default=None, description="Give up after this many restarts (default: never).")
+    max_restarts: PositiveInt | None = Field(
+        default=None, description="Give up after this many restarts (default: never)."
+    )
 
     @field_validator("prefix")
     @classmethod
@@ -85,7 +87,9 @@ class StdioUpstream(_UpstreamBase):
 
 class HttpUpstream(_UpstreamBase):
     type: Literal["http"] = "http"
-    url: Annotated[str, Field(pattern=r"^https?://", description="Streamable HTTP endpoint, e.g. http://127.0.0.1:3001/mcp")]
+    url: Annotated[
+        str, Field(pattern=r"^https?://", description="Streamable HTTP endpoint, e.g. http://127.0.0.1:3001/mcp")
+    ]
     headers: dict[str, SecretOrLiteral] = Field(default_factory=dict)
     connect_timeout: PositiveFloat = 10.0
 

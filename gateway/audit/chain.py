@@ -1,0 +1,101 @@
+"""The on-disk record format and its hash chain.
+
+Each audit file is JSON Lines (UTF-8, ``\\n``-terminated). Every record is one JSON object whose
+members come in this order::
+
+    {"seq":42,"ts":"2026-11-25T08:30:00.000001Z","event":"tool_decision", ...fields...,
+     "prev":"<sha256 hex of the previous line>","hash":"<sha256 hex of this record without its hash>"}
+
+- ``seq`` counts from 1 and never restarts, also across rotated files.
+- ``prev`` is the SHA-256 (hex) of the previous record's line: its exact bytes, without the ``\\n``.
+  The first record of the whole log has ``prev`` = 64 zeros. The first record of a rotated file links
+  to the last record of the file before it, so the chain runs through every file.
+- ``hash`` is the SHA-256 of this record's own bytes with the trailing ``,"hash":"…"`` member removed
+  (i.e. of the line as it would read if ``hash`` were not there). It lets ``verify`` name an edited
+  record directly, including the final one; ``prev`` makes removing, inserting or reordering records,
+  or editing one and recomputing its ``hash``, visible at the next record.
+
+Neither hash is keyed: the chain shows that the log is complete and unaltered relative to its last
+record. Anchor the head (``mcp-gateway audit verify`` prints it) elsewhere to protect the end too.
+
+Files are named ``audit-<UTC time of their first record>.jsonl``, e.g.
+``audit-2026-11-25T08-30-00-000001.jsonl``, so sorting names sorts them in time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+__all__ = [
+    "FILE_GLOB",
+    "GENESIS",
+    "RESERVED_KEYS",
+    "file_name_for",
+    "file_start",
+    "format_ts",
+    "line_hash",
+    "list_files",
+    "parse_ts",
+    "seal",
+    "unsealed_body",
+]
+
+GENESIS = "0" * 64
+RESERVED_KEYS = frozenset({"seq", "ts", "event", "prev", "hash"})
+FILE_GLOB = "audit-*.jsonl"
+
+_NAME_RE = re.compile(r"^audit-(\d{4})-(\d{2})-(\d{2})T(\d{2})-(\d{2})-(\d{2})-(\d{6})(?:-\d+)?\.jsonl$")
+_HASH_SUFFIX_LEN = len(',"hash":""}') + 64
+_HASH_SUFFIX_RE = re.compile(rb',"hash":"([0-9a-f]{64})"\}$')
+
+
+def format_ts(when: datetime) -> str:
+    """RFC 3339, UTC, microseconds, ``Z``: fixed width, so strings sort like times."""
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_ts(text: str) -> datetime:
+    """Parse a record's ``ts`` (or any ISO 8601 time; naive times are taken as UTC)."""
+    when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def file_name_for(first_ts: datetime) -> str:
+    """The file name for a file whose first record has time ``first_ts``."""
+    return "audit-" + first_ts.astimezone(UTC).strftime("%Y-%m-%dT%H-%M-%S-%f") + ".jsonl"
+
+
+def file_start(path: Path) -> datetime | None:
+    """The time of a file's first record, from its name (None for names that don't match)."""
+    m = _NAME_RE.match(path.name)
+    if m is None:
+        return None
+    y, mo, d, h, mi, s, us = (int(g) for g in m.groups())
+    return datetime(y, mo, d, h, mi, s, us, tzinfo=UTC)
+
+
+def list_files(directory: Path) -> list[Path]:
+    """Audit files in ``directory``, oldest first."""
+    return sorted((p for p in directory.glob(FILE_GLOB) if file_start(p) is not None), key=lambda p: p.name)
+
+
+def line_hash(line: bytes) -> str:
+    """SHA-256 hex of a record line (without its ``\\n``): the next record's ``prev``."""
+    return hashlib.sha256(line).hexdigest()
+
+
+def seal(body: bytes) -> bytes:
+    """Append the ``hash`` member to a rendered record ``{...,"prev":"…"}`` (no newline)."""
+    digest = hashlib.sha256(body).hexdigest()
+    return body[:-1] + b',"hash":"' + digest.encode("ascii") + b'"}'
+
+
+def unsealed_body(line: bytes) -> tuple[bytes, str] | None:
+    """Split a line into (body without hash, stored hash); None when it has no well-formed ``hash`` ending."""
+    m = _HASH_SUFFIX_RE.search(line[-_HASH_SUFFIX_LEN:])
+    if m is None:
+        return None
+    return line[:-_HASH_SUFFIX_LEN] + b"}", m.group(1).decode("ascii")

@@ -1,0 +1,72 @@
+"""Making values safe and small for the audit log: JSON coercion, previews and privacy levels."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from gateway.audit.settings import PrivacyLevel
+
+__all__ = ["OMITTED", "apply_privacy", "json_size", "jsonable", "preview"]
+
+OMITTED = "[omitted]"
+"""What privacy level ``none`` records instead of a value."""
+
+
+def jsonable(value: Any) -> Any:
+    """A JSON-serialisable copy of ``value``: containers are copied, keys become strings, anything else ``str()``."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        # NaN and infinities are not JSON; keep them readable instead of failing the record.
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    model_dump = getattr(value, "model_dump", None)
+    if callable(model_dump):
+        # pydantic models (MCP types): their JSON form is what a reader expects.
+        try:
+            return jsonable(model_dump(mode="json", by_alias=True, exclude_none=True))
+        except (TypeError, ValueError):
+            return str(value)
+    return str(value)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(jsonable(value), ensure_ascii=False, separators=(",", ":"))
+
+
+def json_size(value: Any) -> int:
+    """Length in characters of ``value`` as compact JSON (strings: their own length)."""
+    return len(_text(value))
+
+
+def preview(value: Any, limit: int) -> str:
+    """``value`` as compact text, cut to at most ``limit`` characters with a marker saying how much was cut."""
+    text = _text(value)
+    if len(text) <= limit:
+        return text
+    marker = f"…[+{len(text) - limit} chars]"
+    keep = max(limit - len(marker), 0)
+    return text[:keep] + marker
+
+
+def apply_privacy(level: PrivacyLevel, value: Any, *, preview_chars: int = 2000, max_chars: int = 64 * 1024) -> Any:
+    """What to record for ``value`` (already redacted by the caller) at privacy ``level``.
+
+    ``none`` -> ``"[omitted]"``; ``preview`` -> a string of at most ``preview_chars``;
+    ``full`` -> the JSON value itself, or a ``max_chars`` preview when it is larger.
+    """
+    if level == "none":
+        return OMITTED
+    if level == "preview":
+        return preview(value, preview_chars)
+    data = jsonable(value)
+    if json_size(data) > max_chars:
+        return preview(data, max_chars)
+    return data

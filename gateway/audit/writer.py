@@ -1,0 +1,218 @@
+"""``AuditLog``: the gateway's tamper-evident audit sink (an ``EventSink``).
+
+Records are built by a structlog processor chain (fields -> redact -> JSON-safe -> ordered record ->
+``JSONRenderer``), sealed with their hash (see ``gateway.audit.chain``) and appended by a worker thread.
+
+Ordering: ``seq`` and ``prev`` are assigned synchronously inside ``emit`` (no await in between), so
+records are chained in the order ``emit`` was called; a single writer lock then writes pending records
+FIFO. Concurrent emits coalesce into one write (and one fsync) when they arrive while a write is running.
+
+Durability: ``emit(..., durable=True)`` returns only after the record (and everything before it) was
+written and, with ``fsync: true``, fsynced. Non-durable records are written (not fsynced) before
+``emit`` returns as well; they become durable with the next durable record, rotation or ``aclose()``.
+
+Failure: if a write fails, ``emit`` raises ``AuditError`` (client-safe message; the OS error goes to
+the ``gateway.audit`` log), ``healthy`` turns False, and the unwritten records stay queued in order:
+the next emit retries them, so the chain stays gap-free once the disk recovers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping, MutableMapping
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import anyio
+import structlog
+from anyio import to_thread
+
+from gateway.audit.chain import RESERVED_KEYS, format_ts, line_hash, seal
+from gateway.audit.events import AUDIT_CLOSED
+from gateway.audit.files import AuditFiles, PendingLine, WriteFailed
+from gateway.audit.privacy import jsonable
+from gateway.audit.settings import AuditSettings
+from gateway.errors import AuditError
+
+__all__ = ["AuditLog", "Redactor"]
+
+Redactor = Callable[[Any], Any]
+"""Applied to every record's fields (a dict) before writing; returns the redacted fields."""
+
+_log = logging.getLogger("gateway.audit")
+_RECORD = "_audit_record"
+
+
+class AuditLog:
+    """Append-only, hash-chained JSON Lines audit log in ``directory``.
+
+    Use as ``async with AuditLog(dir, settings) as audit: await audit.emit(...)``, or call
+    ``open()`` / ``aclose()``. ``emit`` opens lazily if needed.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        settings: AuditSettings | None = None,
+        *,
+        redact: Redactor | None = None,
+        clock: Callable[[], datetime] | None = None,
+        close_record: bool = True,
+    ) -> None:
+        self.directory = directory
+        self.settings = settings or AuditSettings()
+        self._redact = redact
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._close_record = close_record
+        self._files = AuditFiles(directory, self.settings.rotation, fsync_on_rotate=self.settings.fsync)
+        self._builder = structlog.wrap_logger(
+            structlog.ReturnLogger(),
+            processors=[
+                self._build_record,
+                structlog.processors.JSONRenderer(serializer=json.dumps, ensure_ascii=False, separators=(",", ":")),
+            ],
+            wrapper_class=structlog.BoundLogger,
+            context_class=dict,
+            cache_logger_on_first_use=False,
+        )
+        self._open_lock = anyio.Lock()
+        self._write_lock = anyio.Lock()
+        self._pending: list[PendingLine] = []
+        self._opened = False
+        self._closed = False
+        self._seq = 0
+        self._prev = ""
+        self._written_seq = 0
+        self._synced_seq = 0
+        self.healthy = True
+        """False after a write failed, until a later write succeeds."""
+
+    @property
+    def seq(self) -> int:
+        """The seq of the last record emitted (written or queued)."""
+        return self._seq
+
+    @property
+    def current_file(self) -> Path | None:
+        """The file being appended to (None before the first write)."""
+        return self._files.path
+
+    async def open(self) -> None:
+        """Create the directory and resume the chain from the last complete record on disk."""
+        async with self._open_lock:
+            if self._opened:
+                return
+            try:
+                head = await to_thread.run_sync(self._files.resume)
+            except (OSError, ValueError) as exc:
+                self.healthy = False
+                _log.error("audit log cannot be opened in %s: %s", self.directory, exc)
+                raise AuditError(detail=str(exc)) from None
+            self._seq = self._written_seq = self._synced_seq = head.seq
+            self._prev = head.prev
+            self._opened = True
+
+    async def __aenter__(self) -> AuditLog:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def emit(self, event: str, fields: Mapping[str, Any], *, durable: bool = False) -> None:
+        """Record ``event`` with ``fields``. ``durable=True``: on disk (fsynced if configured) before returning.
+
+        Raises ``AuditError`` when the record cannot be written, ``ValueError`` when ``fields``
+        uses a reserved key (seq, ts, event, prev, hash).
+        """
+        if self._closed:
+            raise AuditError(detail="emit after aclose()")
+        if not self._opened:
+            await self.open()
+        seq = self._append(event, fields)
+        await self._drain(seq, durable=durable)
+
+    async def flush(self, *, durable: bool = True) -> None:
+        """Write everything queued (and fsync it when ``durable`` and configured)."""
+        if self._opened:
+            await self._drain(self._seq, durable=durable)
+
+    async def aclose(self) -> None:
+        """Write an ``audit_closed`` record (marks a clean end), flush, fsync and close the file."""
+        if self._closed or not self._opened:
+            self._closed = True
+            return
+        try:
+            if self._close_record:
+                await self.emit(AUDIT_CLOSED, {}, durable=True)
+            else:
+                await self.flush()
+        finally:
+            self._closed = True
+            with anyio.CancelScope(shield=True):
+                async with self._write_lock:
+                    try:
+                        await to_thread.run_sync(self._files.close)
+                    except OSError as exc:
+                        _log.error("audit log close failed: %s", exc)
+
+    # -- record building (event loop, synchronous) ---------------------------------------------
+
+    def _append(self, event: str, fields: Mapping[str, Any]) -> int:
+        clash = RESERVED_KEYS.intersection(fields)
+        if clash:
+            raise ValueError(f"audit fields may not use the reserved keys {sorted(clash)}")
+        when = self._clock()
+        seq = self._seq + 1
+        body: str = self._builder.msg(event, **{_RECORD: (seq, format_ts(when), fields, self._prev)})
+        data = seal(body.encode("utf-8"))
+        self._seq = seq
+        self._prev = line_hash(data)
+        self._pending.append(PendingLine(seq=seq, when=when, data=data))
+        return seq
+
+    def _build_record(self, _logger: Any, _name: str, event_dict: MutableMapping[str, Any]) -> dict[str, Any]:
+        seq, ts, fields, prev = event_dict.pop(_RECORD)
+        data: Any = dict(fields)
+        if self._redact is not None:
+            data = self._redact(data)
+        if not isinstance(data, Mapping):
+            raise TypeError("the audit redact hook must return a mapping")
+        safe = {k: v for k, v in jsonable(data).items() if k not in RESERVED_KEYS}
+        return {"seq": seq, "ts": ts, "event": event_dict["event"], **safe, "prev": prev}
+
+    # -- writing (worker thread, one batch at a time) -------------------------------------------
+
+    async def _drain(self, seq: int, *, durable: bool) -> None:
+        sync = durable and self.settings.fsync
+        # Shielded: a cancelled caller must not leave the queue and the file out of step.
+        with anyio.CancelScope(shield=True):
+            async with self._write_lock:
+                if self._pending:
+                    batch, self._pending = self._pending, []
+                    try:
+                        await to_thread.run_sync(self._files.write, batch, sync)
+                    except WriteFailed as exc:
+                        self._pending[:0] = batch[exc.written :]
+                        self._written_seq = max(self._written_seq, batch[exc.written - 1].seq if exc.written else 0)
+                        self._failed(exc)
+                    self._written_seq = batch[-1].seq
+                    if sync:
+                        self._synced_seq = self._written_seq
+                if sync and self._synced_seq < seq:
+                    try:
+                        await to_thread.run_sync(self._files.sync)
+                    except OSError as exc:
+                        self._failed(exc)
+                    self._synced_seq = self._written_seq
+                self.healthy = True
+
+    def _failed(self, exc: Exception) -> None:
+        self.healthy = False
+        _log.error("audit write failed in %s: %s", self.directory, exc)
+        raise AuditError(detail=str(exc)) from None

@@ -1,0 +1,223 @@
+"""Bridging the two protocol eras between a client and the upstream serving its call.
+
+Handshake-era (legacy) clients can be asked mid-call: questions are pushed on the request's stream.
+2026-07-28 (modern) clients can't: the call keeps running in the background ("parked") while its question goes
+back to the client as an ``InputRequiredResult``; the client's retry carries the answers and a one-time token
+that resumes the parked call. Upstream ``request_state`` therefore never reaches the client.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+import anyio.abc
+import mcp_types as types
+import structlog
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from mcp import MCPError
+from mcp.server import ServerRequestContext
+from mcp.shared.message import ServerMessageMetadata
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+
+from gateway.errors import ApprovalDeniedError
+from gateway.upstreams.asker import UpstreamRequest
+
+__all__ = ["DownstreamChannel", "LegacyAsker", "ParkedCalls", "is_modern"]
+
+log = structlog.get_logger("gateway.bridge")
+
+TOKEN_PREFIX = "mcp-gateway/resume:"  # noqa: S105 - a marker, not a secret
+PARK_TTL = 600.0
+
+_RESULT_TYPES: dict[str, Any] = {
+    "elicitation/create": types.ElicitResult,
+    "sampling/createMessage": types.CreateMessageResult,
+    "roots/list": types.ListRootsResult,
+}
+
+
+def is_modern(ctx: ServerRequestContext[Any]) -> bool:
+    return ctx.protocol_version in MODERN_PROTOCOL_VERSIONS
+
+
+def _can(ctx: ServerRequestContext[Any], method: str) -> bool:
+    caps = ctx.session.client_capabilities
+    if caps is None:
+        return False
+    if method == "elicitation/create":
+        return caps.elicitation is not None
+    if method == "sampling/createMessage":
+        return caps.sampling is not None
+    return caps.roots is not None
+
+
+def _unsupported(method: str) -> types.ErrorData:
+    return types.ErrorData(code=types.INVALID_REQUEST, message=f"The client does not support {method}.")
+
+
+class DownstreamChannel:
+    """The ``ClientChannel`` the approval step uses to ask the human."""
+
+    def __init__(self, ctx: ServerRequestContext[Any]) -> None:
+        self._ctx = ctx
+
+    @property
+    def protocol_version(self) -> str:
+        return self._ctx.protocol_version
+
+    @property
+    def modern(self) -> bool:
+        return is_modern(self._ctx)
+
+    @property
+    def can_elicit(self) -> bool:
+        return _can(self._ctx, "elicitation/create")
+
+    async def elicit_form(self, message: str, schema: dict[str, Any]) -> types.ElicitResult:
+        return await self._ctx.session.elicit_form(message, schema, related_request_id=self._ctx.request_id)
+
+
+class _ProgressAndLog:
+    ctx: ServerRequestContext[Any]
+
+    async def progress(self, progress: float, total: float | None, message: str | None) -> None:
+        await self.ctx.session.report_progress(progress, total, message)
+
+    async def log(self, params: types.LoggingMessageNotificationParams) -> None:
+        await self.ctx.session.send_log_message(
+            level=params.level, data=params.data, logger=params.logger, related_request_id=self.ctx.request_id
+        )
+
+
+class LegacyAsker(_ProgressAndLog):
+    """Asks a handshake-era client directly, on the originating request's stream."""
+
+    def __init__(self, ctx: ServerRequestContext[Any]) -> None:
+        self.ctx = ctx
+
+    async def ask(self, requests: dict[str, UpstreamRequest]) -> dict[str, Any]:
+        answers: dict[str, Any] = {}
+        for key, request in requests.items():
+            if not _can(self.ctx, request.method):
+                answers[key] = _unsupported(request.method)
+                continue
+            try:
+                answers[key] = await self.ctx.session.send_request(
+                    request,
+                    _RESULT_TYPES[request.method],
+                    metadata=ServerMessageMetadata(related_request_id=self.ctx.request_id),
+                )
+            except MCPError as exc:
+                answers[key] = exc.error
+        return answers
+
+
+@dataclass(eq=False)
+class _Question:
+    requests: dict[str, UpstreamRequest]
+    answered: anyio.Event = field(default_factory=anyio.Event)
+    answers: dict[str, Any] | None = None
+
+
+@dataclass(eq=False)
+class ParkedCall(_ProgressAndLog):
+    """A call whose upstream work runs in the background while the client answers questions."""
+
+    ctx: ServerRequestContext[Any]
+    binding: tuple[str, ...]
+    send: MemoryObjectSendStream[Any]
+    receive: MemoryObjectReceiveStream[Any]
+    scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
+    question: _Question | None = None
+
+    async def ask(self, requests: dict[str, UpstreamRequest]) -> dict[str, Any]:
+        allowed = {k: r for k, r in requests.items() if _can(self.ctx, r.method)}
+        answers: dict[str, Any] = {k: _unsupported(r.method) for k, r in requests.items() if k not in allowed}
+        if allowed:
+            q = _Question(allowed)
+            self.question = q
+            await self.send.send(q)
+            with anyio.move_on_after(PARK_TTL):
+                await q.answered.wait()
+            got = q.answers or {}
+            for key in allowed:
+                answers[key] = got.get(
+                    key, types.ErrorData(code=types.INVALID_REQUEST, message="The client did not answer.")
+                )
+        return answers
+
+
+class ParkedCalls:
+    """Runs modern clients' calls so that questions can be returned and answered on retry."""
+
+    def __init__(self, tg: anyio.abc.TaskGroup) -> None:
+        self._tg = tg
+        self._parked: dict[str, ParkedCall] = {}
+
+    @staticmethod
+    def is_resume(request_state: str | None) -> bool:
+        return bool(request_state and request_state.startswith(TOKEN_PREFIX))
+
+    async def start(
+        self,
+        ctx: ServerRequestContext[Any],
+        binding: tuple[str, ...],
+        work: Callable[[ParkedCall], Awaitable[types.CallToolResult | types.InputRequiredResult]],
+    ) -> types.CallToolResult | types.InputRequiredResult:
+        send, receive = anyio.create_memory_object_stream[Any](1)
+        call = ParkedCall(ctx=ctx, binding=binding, send=send, receive=receive)
+
+        async def runner() -> None:
+            with call.scope:
+                try:
+                    result: Any = await work(call)
+                except Exception as exc:  # noqa: BLE001 - handed to the waiting handler, which translates it
+                    result = exc
+                await send.send(("done", result))
+
+        self._tg.start_soon(runner)
+        return await self._next(call)
+
+    async def resume(
+        self, ctx: ServerRequestContext[Any], token: str, binding: tuple[str, ...], answers: dict[str, Any] | None
+    ) -> types.CallToolResult | types.InputRequiredResult:
+        call = self._parked.pop(token, None)
+        if call is None or call.binding != binding or call.question is None:
+            raise ApprovalDeniedError(
+                "This request_state is unknown, expired or was already used; call the tool again."
+            )
+        call.ctx = ctx
+        q = call.question
+        call.question = None
+        q.answers = dict(answers or {})
+        q.answered.set()
+        return await self._next(call)
+
+    async def _next(self, call: ParkedCall) -> types.CallToolResult | types.InputRequiredResult:
+        try:
+            item = await call.receive.receive()
+        except BaseException:
+            # The client went away (cancelled): stop the upstream work too.
+            call.scope.cancel()
+            raise
+        if isinstance(item, _Question):
+            token = TOKEN_PREFIX + secrets.token_urlsafe(24)
+            self._parked[token] = call
+            self._tg.start_soon(self._expire, token)
+            return types.InputRequiredResult(input_requests=dict(item.requests), request_state=token)
+        _tag, result = item
+        if isinstance(result, BaseException):
+            raise result
+        assert isinstance(result, types.CallToolResult | types.InputRequiredResult)
+        return result
+
+    async def _expire(self, token: str) -> None:
+        await anyio.sleep(PARK_TTL)
+        call = self._parked.pop(token, None)
+        if call is not None:
+            log.info("parked call expired without an answer")
+            call.scope.cancel()

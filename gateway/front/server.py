@@ -1,0 +1,300 @@
+"""The MCP server clients talk to: aggregated lists, and every request routed to the right upstream.
+
+Tool calls go through the interception chain. This module is the only place that turns gateway errors into
+what a client sees: refusals and upstream failures become ``isError`` tool results with a client-safe message,
+unknown names become JSON-RPC errors, upstream JSON-RPC errors pass through, anything else is logged and
+answered with a generic internal error (never exception text).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import mcp_types as types
+import structlog
+from mcp import MCPError
+from mcp.server import NotificationOptions, Server, ServerRequestContext
+from mcp.server.subscriptions import (
+    InMemorySubscriptionBus,
+    ListenHandler,
+    PromptsListChanged,
+    ResourcesListChanged,
+    ToolsListChanged,
+)
+
+from gateway import __version__
+from gateway.errors import GatewayError, RefusedError, UnknownToolError, UpstreamError
+from gateway.front.bridge import DownstreamChannel, LegacyAsker, ParkedCall, ParkedCalls, is_modern
+from gateway.front.sessions import ClientSession, SessionTracker
+from gateway.intercept.call import ToolCall
+from gateway.intercept.chain import CallResult, compose
+from gateway.upstreams.asker import Asker, NoAsker
+from gateway.upstreams.catalog import ToolRoute
+
+if TYPE_CHECKING:
+    from gateway.runtime import Gateway
+
+__all__ = ["FrontServer"]
+
+log = structlog.get_logger("gateway.front")
+
+T = TypeVar("T")
+
+PAGE_SIZE = 200
+# Envelope keys the SDK manages per hop; everything else in _meta (e.g. traceparent) is passed on.
+_HOP_META = {
+    "progress_token",
+    "progressToken",
+    types.PROTOCOL_VERSION_META_KEY,
+    types.CLIENT_INFO_META_KEY,
+    types.CLIENT_CAPABILITIES_META_KEY,
+    types.LOG_LEVEL_META_KEY,
+}
+
+
+def _text(message: str) -> list[types.ContentBlock]:
+    return [types.TextContent(type="text", text=message)]
+
+
+def refused_result(exc: GatewayError) -> types.CallToolResult:
+    return types.CallToolResult(content=_text(exc.public_message), is_error=True)
+
+
+def _page(items: list[Any], cursor: str | None) -> tuple[list[Any], str | None]:
+    start = 0
+    if cursor:
+        try:
+            start = int(cursor)
+        except ValueError:
+            raise MCPError(code=types.INVALID_PARAMS, message="Invalid cursor.") from None
+        if start < 0 or start > len(items):
+            raise MCPError(code=types.INVALID_PARAMS, message="Invalid cursor.")
+    end = start + PAGE_SIZE
+    return items[start:end], (str(end) if end < len(items) else None)
+
+
+class FrontServer:
+    """Builds the low-level SDK ``Server`` for one transport and handles its requests."""
+
+    def __init__(self, gateway: Gateway, transport: str, parked: ParkedCalls) -> None:
+        self.gw = gateway
+        self.transport = transport
+        self.parked = parked
+        self.bus = InMemorySubscriptionBus()
+        self.sessions = SessionTracker(transport, identify=gateway.identify, on_start=gateway.session_started)
+        self.server: Server[Any] = Server(
+            "mcp-gateway",
+            version=__version__,
+            instructions=gateway.instructions(),
+            on_list_tools=self.list_tools,
+            on_call_tool=self.call_tool,
+            on_list_resources=self.list_resources,
+            on_list_resource_templates=self.list_templates,
+            on_read_resource=self.read_resource,
+            on_list_prompts=self.list_prompts,
+            on_get_prompt=self.get_prompt,
+            on_completion=self.complete,
+            on_subscriptions_listen=ListenHandler(self.bus),
+            get_tool_input_schema=self._input_schema,
+        )
+        gateway.add_change_listener(self.announce)
+
+    def init_options(self) -> Any:
+        return self.server.create_initialization_options(
+            NotificationOptions(tools_changed=True, prompts_changed=True, resources_changed=True)
+        )
+
+    async def announce(self, kinds: set[str]) -> None:
+        """Tell every client that lists changed (both eras)."""
+        if "tools" in kinds:
+            await self.bus.publish(ToolsListChanged())
+        if "prompts" in kinds:
+            await self.bus.publish(PromptsListChanged())
+        if "resources" in kinds:
+            await self.bus.publish(ResourcesListChanged())
+        await self.sessions.broadcast_legacy(kinds)
+
+    def _input_schema(self, name: str) -> Mapping[str, Any] | None:
+        route = self.gw.pool.catalog.tools.get(name)
+        return dict(route.tool.input_schema) if route else None
+
+    # -- tools ------------------------------------------------------------------------------------------------------
+
+    async def list_tools(
+        self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListToolsResult:
+        session = await self.sessions.get(ctx)
+        routes = [r for r in self.gw.pool.catalog.tools.values() if self.gw.tool_visible(session, r)]
+        tools, cursor = _page([r.tool for r in routes], params.cursor if params else None)
+        await self.gw.emit(
+            "tools_listed", {"session_id": session.id, "identity": session.identity.name, "count": len(routes)}
+        )
+        return types.ListToolsResult(tools=tools, next_cursor=cursor)
+
+    def _route(self, session: ClientSession, name: str) -> ToolRoute:
+        route = self.gw.pool.catalog.tools.get(name)
+        if route is None or not self.gw.tool_visible(session, route):
+            raise MCPError(code=types.INVALID_PARAMS, message=f"Unknown tool: {name}")
+        return route
+
+    async def call_tool(
+        self, ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
+    ) -> types.CallToolResult | types.InputRequiredResult:
+        try:
+            session = await self.sessions.get(ctx)
+            route = self._route(session, params.name)
+            binding = (session.id, session.identity.name, params.name)
+            if is_modern(ctx):
+                if self.parked.is_resume(params.request_state):
+                    assert params.request_state is not None
+                    return await self.parked.resume(ctx, params.request_state, binding, params.input_responses)
+                return await self.parked.start(
+                    ctx, binding, lambda parked: self._run_chain(ctx, session, route, params, parked)
+                )
+            return await self._run_chain(ctx, session, route, params, LegacyAsker(ctx))
+        except MCPError:
+            raise
+        except RefusedError as exc:
+            return refused_result(exc)
+        except UnknownToolError as exc:
+            raise MCPError(code=exc.code, message=exc.public_message) from None
+        except UpstreamError as exc:
+            log.warning("upstream error", tool=params.name, error=str(exc))
+            return refused_result(exc)
+        except GatewayError as exc:
+            log.error("gateway error", tool=params.name, error=str(exc))
+            return refused_result(exc)
+        except Exception:
+            log.exception("unexpected error handling tools/call", tool=params.name)
+            raise MCPError(code=types.INTERNAL_ERROR, message="Internal gateway error.") from None
+
+    async def _run_chain(
+        self,
+        ctx: ServerRequestContext[Any],
+        session: ClientSession,
+        route: ToolRoute,
+        params: types.CallToolRequestParams,
+        asker: Asker | ParkedCall,
+    ) -> CallResult:
+        meta = {k: v for k, v in (params.meta or {}).items() if k not in _HOP_META}
+        call = ToolCall(
+            call_id=uuid.uuid4().hex,
+            session_id=session.id,
+            identity=session.identity,
+            upstream=route.upstream,
+            tool=route.name,
+            exposed_name=params.name,
+            arguments=dict(params.arguments or {}),
+            annotations=route.tool.annotations,
+            upstream_cwd=str(self.gw.pool.config.upstream_cwd(route.upstream)),
+            request_id=ctx.request_id,
+            protocol_version=ctx.protocol_version,
+            input_responses=params.input_responses,
+            request_state=params.request_state,
+            meta=meta or None,
+            client=DownstreamChannel(ctx),
+            events=self.gw.events,
+        )
+
+        async def forward(c: ToolCall) -> CallResult:
+            result = await self.gw.pool.get(c.upstream).call_tool(c.tool, c.arguments, asker=asker, meta=c.meta)
+            return _strip_server_info(result)
+
+        chain = compose(self.gw.steps, forward)
+        return await chain(call)
+
+    # -- resources ----------------------------------------------------------------------------------------------
+
+    async def list_resources(
+        self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListResourcesResult:
+        items = [r for _up, r in self.gw.pool.catalog.resources.values()]
+        page, cursor = _page(items, params.cursor if params else None)
+        return types.ListResourcesResult(resources=page, next_cursor=cursor)
+
+    async def list_templates(
+        self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListResourceTemplatesResult:
+        items = [t for _up, _rx, t in self.gw.pool.catalog.templates]
+        page, cursor = _page(items, params.cursor if params else None)
+        return types.ListResourceTemplatesResult(resource_templates=page, next_cursor=cursor)
+
+    async def read_resource(
+        self, ctx: ServerRequestContext[Any], params: types.ReadResourceRequestParams
+    ) -> types.ReadResourceResult:
+        uri = str(params.uri)
+        upstream = self.gw.pool.catalog.route_resource(uri)
+        if upstream is None:
+            raise MCPError(code=-32002, message=f"Resource not found: {uri}")
+        return await self._upstream_op(
+            lambda: self.gw.pool.get(upstream).read_resource(uri, asker=self._asker(ctx)), "resources/read"
+        )
+
+    # -- prompts and completion -------------------------------------------------------------------------------
+
+    async def list_prompts(
+        self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListPromptsResult:
+        items = [p for _up, _name, p in self.gw.pool.catalog.prompts.values()]
+        page, cursor = _page(items, params.cursor if params else None)
+        return types.ListPromptsResult(prompts=page, next_cursor=cursor)
+
+    async def get_prompt(
+        self, ctx: ServerRequestContext[Any], params: types.GetPromptRequestParams
+    ) -> types.GetPromptResult:
+        hit = self.gw.pool.catalog.prompts.get(params.name)
+        if hit is None:
+            raise MCPError(code=types.INVALID_PARAMS, message=f"Unknown prompt: {params.name}")
+        upstream, name, _prompt = hit
+        return await self._upstream_op(
+            lambda: self.gw.pool.get(upstream).get_prompt(name, params.arguments, asker=self._asker(ctx)),
+            "prompts/get",
+        )
+
+    async def complete(
+        self, ctx: ServerRequestContext[Any], params: types.CompleteRequestParams
+    ) -> types.CompleteResult:
+        ref = params.ref
+        upstream: str | None
+        if isinstance(ref, types.PromptReference):
+            hit = self.gw.pool.catalog.prompts.get(ref.name)
+            upstream = hit[0] if hit else None
+            if hit is not None:
+                ref = ref.model_copy(update={"name": hit[1]})
+        else:
+            upstream = self.gw.pool.catalog.template_owner(ref.uri)
+        if upstream is None:
+            return types.CompleteResult(completion=types.Completion(values=[], total=0, has_more=False))
+        argument = {"name": params.argument.name, "value": params.argument.value}
+        context_args = params.context.arguments if params.context is not None else None
+        up = upstream
+        return await self._upstream_op(
+            lambda: self.gw.pool.get(up).complete(ref, argument, context_args), "completion/complete"
+        )
+
+    def _asker(self, ctx: ServerRequestContext[Any]) -> Asker:
+        return NoAsker() if is_modern(ctx) else LegacyAsker(ctx)
+
+    async def _upstream_op(self, op: Callable[[], Awaitable[T]], method: str) -> T:
+        try:
+            return await op()
+        except MCPError:
+            raise
+        except GatewayError as exc:
+            raise MCPError(code=exc.code, message=exc.public_message) from None
+        except TimeoutError:
+            raise MCPError(code=types.REQUEST_TIMEOUT, message="The upstream server did not answer in time.") from None
+        except Exception:
+            log.exception("unexpected error", method=method)
+            raise MCPError(code=types.INTERNAL_ERROR, message="Internal gateway error.") from None
+
+
+def _strip_server_info(result: CallResult) -> CallResult:
+    """Drop the upstream's serverInfo stamp so the SDK stamps the gateway's own (2026-07-28)."""
+    meta = result.meta
+    if meta and types.SERVER_INFO_META_KEY in meta:
+        cleaned = {k: v for k, v in meta.items() if k != types.SERVER_INFO_META_KEY}
+        return result.model_copy(update={"meta": cleaned or None})
+    return result

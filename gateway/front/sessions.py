@@ -1,0 +1,113 @@
+"""Who is on the other end of each request: session keys, identities, and captured legacy sessions."""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import mcp_types as types
+import structlog
+from mcp.server import ServerRequestContext
+
+from gateway.front.bridge import is_modern
+from gateway.intercept.call import Identity
+
+__all__ = ["ClientSession", "SessionTracker", "local_identity"]
+
+log = structlog.get_logger("gateway.sessions")
+
+
+def local_identity() -> Identity:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return Identity(name=user, kind="os-user")
+
+
+@dataclass(slots=True)
+class ClientSession:
+    id: str
+    identity: Identity
+    client_name: str | None
+    client_version: str | None
+    protocol_version: str
+    transport: str
+
+
+IdentityFn = Callable[[ServerRequestContext[Any]], Identity]
+StartFn = Callable[[ClientSession], Awaitable[None]]
+
+
+class SessionTracker:
+    """Maps each request to a ``ClientSession``; remembers legacy sessions so list_changed can be pushed."""
+
+    def __init__(self, transport: str, identify: IdentityFn | None = None, on_start: StartFn | None = None) -> None:
+        self.transport = transport
+        self._identify = identify or (lambda ctx: local_identity())
+        self._on_start = on_start
+        self._sessions: dict[str, ClientSession] = {}
+        self.legacy: dict[str, Any] = {}
+        self._stdio_id = f"stdio-{uuid.uuid4().hex[:12]}"
+
+    def _key(self, ctx: ServerRequestContext[Any], identity: Identity) -> str:
+        if self.transport == "stdio":
+            return self._stdio_id
+        req = ctx.request
+        header = req.headers.get("mcp-session-id") if req is not None else None
+        if header:
+            return f"http-{header}"
+        # Modern HTTP is sessionless: one client instance (identity + client info) is one session.
+        info = (ctx.meta or {}).get(types.CLIENT_INFO_META_KEY) or {}
+        raw = f"{identity.name}|{info.get('name')}|{info.get('version')}" if isinstance(info, dict) else identity.name
+        return "http-" + hashlib.sha256(raw.encode()).hexdigest()[:16]
+
+    async def get(self, ctx: ServerRequestContext[Any]) -> ClientSession:
+        identity = self._identify(ctx)
+        key = self._key(ctx, identity)
+        session = self._sessions.get(key)
+        if not is_modern(ctx) and key not in self.legacy:
+            self.legacy[key] = ctx.session
+        if session is None:
+            name, version = _client_info(ctx)
+            session = ClientSession(
+                id=key,
+                identity=identity,
+                client_name=name,
+                client_version=version,
+                protocol_version=ctx.protocol_version,
+                transport=self.transport,
+            )
+            self._sessions[key] = session
+            if len(self._sessions) > 10_000:
+                self._sessions.pop(next(iter(self._sessions)))
+            if self._on_start is not None:
+                await self._on_start(session)
+        return session
+
+    async def broadcast_legacy(self, kinds: set[str]) -> None:
+        for key, sess in list(self.legacy.items()):
+            try:
+                if "tools" in kinds:
+                    await sess.send_tool_list_changed()
+                if "prompts" in kinds:
+                    await sess.send_prompt_list_changed()
+                if "resources" in kinds:
+                    await sess.send_resource_list_changed()
+            except Exception as exc:  # noqa: BLE001 - a gone client must not stop the others
+                log.debug("dropping unreachable legacy session", session=key, error=type(exc).__name__)
+                self.legacy.pop(key, None)
+
+
+def _client_info(ctx: ServerRequestContext[Any]) -> tuple[str | None, str | None]:
+    params = ctx.session.client_params
+    if params is not None:
+        return params.client_info.name, params.client_info.version
+    info = (ctx.meta or {}).get(types.CLIENT_INFO_META_KEY)
+    if isinstance(info, dict):
+        return info.get("name"), info.get("version")
+    return None, None

@@ -1,0 +1,409 @@
+"""Pure policy evaluation: ``PolicySet.evaluate(PolicyRequest) -> Decision``.
+
+Order of reasoning (mirrors Codex's execpolicy + MCP approval modes):
+
+1. Every rule that matches is collected; the strictest decision wins (deny > prompt > allow) whatever the order.
+2. No rule matched: the tool's annotations decide (destructive -> prompt, even if also read-only; read-only ->
+   allow; destructive and open-world both explicitly false -> allow; other hints -> prompt); a tool with no hints
+   gets the configured default.
+3. The approval mode for the upstream/tool adjusts the result: ``auto`` keeps it, ``prompt`` asks unless denied,
+   ``never`` turns prompt into deny (unattended runs), ``approve`` turns prompt into allow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import mcp_types as types
+
+from gateway.policy.conditions import ArgumentMatcher, NameMatcher, compile_globs
+from gateway.policy.models import ApprovalMode, ApprovalModeEntry, DecisionValue, RuleSpec
+from gateway.policy.paths import is_glob
+
+if TYPE_CHECKING:
+    import re
+
+    from gateway.intercept.call import ToolCall
+
+__all__ = [
+    "SEVERITY",
+    "CompiledRule",
+    "Decision",
+    "DecisionSource",
+    "MatchedRule",
+    "PolicyRequest",
+    "PolicySet",
+    "effective_hint",
+    "explicit_hints",
+    "fallback_decision",
+]
+
+DecisionSource = Literal["rule", "annotations", "default", "mode"]
+SEVERITY: dict[str, int] = {"allow": 0, "prompt": 1, "deny": 2}
+_MODE_STRICTNESS: dict[str, int] = {"approve": 0, "auto": 1, "prompt": 2, "never": 3}
+# MCP's documented defaults for hints a tool leaves out; rules on hints compare against these.
+# destructiveHint only means something for tools that are not read-only, so a read-only tool defaults to false.
+_HINT_DEFAULTS: dict[str, bool] = {
+    "readOnlyHint": False,
+    "destructiveHint": True,
+    "idempotentHint": False,
+    "openWorldHint": True,
+}
+
+
+def effective_hint(hints: Mapping[str, bool], name: str) -> bool:
+    """A hint's value, explicit or MCP's default (``destructiveHint`` defaults to ``not readOnlyHint``)."""
+    value = hints.get(name)
+    if value is not None:
+        return value
+    if name == "destructiveHint":
+        return not hints.get("readOnlyHint", False)
+    return _HINT_DEFAULTS[name]
+
+
+_HINT_ATTRS = {
+    "readOnlyHint": "read_only_hint",
+    "destructiveHint": "destructive_hint",
+    "idempotentHint": "idempotent_hint",
+    "openWorldHint": "open_world_hint",
+}
+_CACHE_LIMIT = 8192
+
+Annotations = Mapping[str, Any] | types.ToolAnnotations | None
+
+
+def explicit_hints(annotations: Annotations) -> dict[str, bool]:
+    """The hints a tool actually declares (camelCase keys); snake_case dict keys are accepted too."""
+    if annotations is None:
+        return {}
+    out: dict[str, bool] = {}
+    for camel, snake in _HINT_ATTRS.items():
+        if isinstance(annotations, Mapping):
+            value = annotations.get(camel, annotations.get(snake))
+        else:
+            value = getattr(annotations, snake, None)
+        if isinstance(value, bool):
+            out[camel] = value
+    return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PolicyRequest:
+    """Everything a decision depends on. ``cwd`` anchors relative paths (the upstream's working directory)."""
+
+    upstream: str
+    tool: str
+    arguments: Mapping[str, Any] = field(default_factory=dict)
+    annotations: Annotations = None
+    identity: str = ""
+    groups: tuple[str, ...] = ()
+    cwd: str | None = None
+
+    @classmethod
+    def from_call(cls, call: ToolCall) -> PolicyRequest:
+        """The request for a tool call as the interception chain sees it."""
+        return cls(
+            upstream=call.upstream,
+            tool=call.tool,
+            arguments=call.arguments,
+            annotations=call.annotations,
+            identity=call.identity.name,
+            groups=call.identity.groups,
+            cwd=call.upstream_cwd,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class MatchedRule:
+    """A rule that matched the call, as reported to users, models and auditors."""
+
+    id: str
+    decision: DecisionValue
+    justification: str
+    file: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"id": self.id, "decision": self.decision, "justification": self.justification, "file": self.file}
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The outcome for one call.
+
+    ``source`` says what decided: a ``rule``, the tool's ``annotations``, the ``default``, or the approval ``mode``.
+    ``fallback`` names the fallback used when no rule matched (None otherwise). ``policy_version`` identifies the
+    loaded policy content, so an approval can be bound to it.
+    """
+
+    decision: DecisionValue
+    source: DecisionSource
+    justification: str
+    matched: tuple[MatchedRule, ...]
+    policy_version: str
+    mode: ApprovalMode = "auto"
+    fallback: str | None = None
+
+    @property
+    def rule_id(self) -> str | None:
+        """The id of the first rule with the winning decision, if a rule decided."""
+        for rule in self.matched:
+            if rule.decision == self.decision:
+                return rule.id
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "decision": self.decision,
+            "source": self.source,
+            "justification": self.justification,
+            "mode": self.mode,
+            "fallback": self.fallback,
+            "matched": [m.to_dict() for m in self.matched],
+            "policy_version": self.policy_version,
+        }
+
+
+def _literals(patterns: str | list[str]) -> frozenset[str] | None:
+    items = [patterns] if isinstance(patterns, str) else patterns
+    return None if any(is_glob(p) for p in items) else frozenset(items)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class CompiledRule:
+    """A rule ready to match: globs and regexes compiled, argument conditions built."""
+
+    spec: RuleSpec
+    file: str
+    severity: int
+    upstream_re: re.Pattern[str]
+    tool_re: re.Pattern[str]
+    tool_literals: frozenset[str] | None
+    identity_re: re.Pattern[str] | None
+    group_re: re.Pattern[str] | None
+    arguments: tuple[ArgumentMatcher, ...]
+    closed_names: tuple[NameMatcher, ...] | None
+
+    @classmethod
+    def compile(cls, spec: RuleSpec, file: str) -> CompiledRule:
+        m = spec.match
+        # Allow rules must hold for every value they look at; prompt/deny rules fire on any one (safe default).
+        require_all = spec.decision == "allow"
+        args = tuple(ArgumentMatcher.compile(k, c, require_all) for k, c in m.arguments.items())
+        return cls(
+            spec=spec,
+            file=file,
+            severity=SEVERITY[spec.decision],
+            upstream_re=compile_globs(m.upstream),
+            tool_re=compile_globs(m.tool),
+            tool_literals=_literals(m.tool),
+            identity_re=compile_globs(m.identity) if m.identity is not None else None,
+            group_re=compile_globs(m.group) if m.group is not None else None,
+            arguments=args,
+            closed_names=tuple(a.names for a in args) if m.no_other_arguments else None,
+        )
+
+    @property
+    def id(self) -> str:
+        return self.spec.id
+
+    @property
+    def has_argument_conditions(self) -> bool:
+        return bool(self.arguments) or self.closed_names is not None
+
+    def applies_to(self, upstream: str, tool: str) -> bool:
+        return self.upstream_re.match(upstream) is not None and self.tool_re.match(tool) is not None
+
+    def matches_caller(self, hints: Mapping[str, bool], identity: str, groups: tuple[str, ...]) -> bool:
+        """Annotations, identity and group conditions (everything but upstream/tool and arguments)."""
+        for hint, wanted in self.spec.match.annotations.items():
+            if effective_hint(hints, hint) != wanted:
+                return False
+        if self.identity_re is not None and self.identity_re.match(identity) is None:
+            return False
+        group_re = self.group_re
+        return group_re is None or any(group_re.match(g) is not None for g in groups)
+
+    def matches_arguments(self, arguments: Mapping[str, Any], cwd: str | None) -> bool:
+        if self.closed_names is not None:
+            names = self.closed_names
+            if not all(any(n(k) for n in names) for k in arguments):
+                return False
+        return all(a(arguments, cwd) for a in self.arguments)
+
+    def matches(self, request: PolicyRequest) -> bool:
+        """Does this rule match the whole request?"""
+        return (
+            self.applies_to(request.upstream, request.tool)
+            and self.matches_caller(explicit_hints(request.annotations), request.identity, request.groups)
+            and self.matches_arguments(request.arguments, request.cwd)
+        )
+
+    def reported(self) -> MatchedRule:
+        return MatchedRule(self.spec.id, self.spec.decision, self.spec.justification, self.file)
+
+
+@dataclass(frozen=True, slots=True)
+class _ModeEntry:
+    upstream_re: re.Pattern[str]
+    tool_re: re.Pattern[str] | None
+    rank: tuple[int, int, int, int]
+    mode: ApprovalMode
+
+    @classmethod
+    def compile(cls, entry: ApprovalModeEntry) -> _ModeEntry:
+        tool = entry.tool
+        # Most specific wins: a tool entry beats an upstream-wide one, literals beat globs, then the strictest mode.
+        rank = (
+            int(tool is not None),
+            int(tool is not None and not is_glob(tool)),
+            int(not is_glob(entry.upstream)),
+            _MODE_STRICTNESS[entry.mode],
+        )
+        return cls(compile_globs(entry.upstream), compile_globs(tool) if tool else None, rank, entry.mode)
+
+    def applies_to(self, upstream: str, tool: str) -> bool:
+        if self.upstream_re.match(upstream) is None:
+            return False
+        return self.tool_re is None or self.tool_re.match(tool) is not None
+
+
+def fallback_decision(hints: Mapping[str, bool], default: DecisionValue) -> tuple[DecisionValue, str, str]:
+    """(decision, source, justification) when no rule matched: the annotation heuristic, then the default."""
+    if not ({"readOnlyHint", "destructiveHint", "openWorldHint"} & hints.keys()):
+        return default, "default", f"No rule matches and the tool declares no hints; the default is '{default}'."
+    if hints.get("destructiveHint") is True:
+        return "prompt", "annotations", "The tool declares destructiveHint=true, so a person must approve the call."
+    if hints.get("readOnlyHint") is True:
+        return "allow", "annotations", "The tool declares readOnlyHint=true; read-only calls run without asking."
+    if hints.get("destructiveHint") is False and hints.get("openWorldHint") is False:
+        return "allow", "annotations", "The tool declares it is neither destructive nor open-world."
+    return "prompt", "annotations", "The tool may change data or reach outside systems, so a person must approve."
+
+
+class PolicySet:
+    """An immutable, compiled set of rules plus settings. Thread-safe; build with ``load_policies``."""
+
+    def __init__(
+        self,
+        rules: list[CompiledRule] | None = None,
+        *,
+        default_decision: DecisionValue = "prompt",
+        approval_modes: list[ApprovalModeEntry] | None = None,
+        policy_version: str = "empty",
+        files: tuple[Path, ...] = (),
+    ) -> None:
+        self.rules: tuple[CompiledRule, ...] = tuple(rules or ())
+        self.default_decision: DecisionValue = default_decision
+        self.approval_modes: tuple[ApprovalModeEntry, ...] = tuple(approval_modes or ())
+        self.policy_version = policy_version
+        self.files = files
+        self._modes = tuple(_ModeEntry.compile(e) for e in self.approval_modes)
+        self._by_tool: dict[str, list[CompiledRule]] = {}
+        self._wild: list[CompiledRule] = []
+        for rule in self.rules:
+            if rule.tool_literals is None:
+                self._wild.append(rule)
+            else:
+                for name in rule.tool_literals:
+                    self._by_tool.setdefault(name, []).append(rule)
+        # (upstream, tool) -> rules whose upstream/tool globs match; the set of tools is small, so this pays off.
+        self._candidates: dict[tuple[str, str], tuple[CompiledRule, ...]] = {}
+        self._mode_cache: dict[tuple[str, str], ApprovalMode] = {}
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def candidates(self, upstream: str, tool: str) -> tuple[CompiledRule, ...]:
+        """The rules whose upstream and tool globs match (cached)."""
+        key = (upstream, tool)
+        found = self._candidates.get(key)
+        if found is None:
+            pool = self._by_tool.get(tool, []) + self._wild
+            found = tuple(r for r in pool if r.applies_to(upstream, tool))
+            if len(self._candidates) >= _CACHE_LIMIT:
+                self._candidates.clear()
+            self._candidates[key] = found
+        return found
+
+    def mode_for(self, upstream: str, tool: str) -> ApprovalMode:
+        """The approval mode for this upstream/tool (``auto`` when none is configured)."""
+        key = (upstream, tool)
+        mode = self._mode_cache.get(key)
+        if mode is None:
+            hits = [e for e in self._modes if e.applies_to(upstream, tool)]
+            mode = max(hits, key=lambda e: e.rank).mode if hits else "auto"
+            if len(self._mode_cache) >= _CACHE_LIMIT:
+                self._mode_cache.clear()
+            self._mode_cache[key] = mode
+        return mode
+
+    def evaluate(self, request: PolicyRequest) -> Decision:
+        """Decide one call. Pure apart from ``realpath`` on path arguments."""
+        hints = explicit_hints(request.annotations)
+        matched = [
+            r
+            for r in self.candidates(request.upstream, request.tool)
+            if r.matches_caller(hints, request.identity, request.groups)
+            and r.matches_arguments(request.arguments, request.cwd)
+        ]
+        fallback: str | None = None
+        if matched:
+            matched.sort(key=lambda r: (-r.severity, r.spec.id))
+            decision = matched[0].spec.decision
+            source: DecisionSource = "rule"
+            winners = dict.fromkeys(r.spec.justification for r in matched if r.spec.decision == decision)
+            justification = " ".join(winners)
+        else:
+            decision, fb_source, justification = fallback_decision(hints, self.default_decision)
+            source = "annotations" if fb_source == "annotations" else "default"
+            fallback = source
+        mode = self.mode_for(request.upstream, request.tool)
+        decision, source, justification = _apply_mode(mode, decision, source, justification)
+        return Decision(
+            decision=decision,
+            source=source,
+            justification=justification,
+            matched=tuple(r.reported() for r in matched),
+            policy_version=self.policy_version,
+            mode=mode,
+            fallback=fallback,
+        )
+
+    def hidden(
+        self,
+        upstream: str,
+        tool: str,
+        annotations: Annotations = None,
+        identity: str = "",
+        groups: tuple[str, ...] = (),
+    ) -> bool:
+        """True when the tool is denied outright for this caller, whatever the arguments (hide it from lists)."""
+        hints = explicit_hints(annotations)
+        return any(
+            r.spec.decision == "deny" and not r.has_argument_conditions and r.matches_caller(hints, identity, groups)
+            for r in self.candidates(upstream, tool)
+        )
+
+    def rule(self, rule_id: str) -> CompiledRule | None:
+        """The rule with this id, if loaded."""
+        return next((r for r in self.rules if r.spec.id == rule_id), None)
+
+
+def _apply_mode(
+    mode: ApprovalMode, decision: DecisionValue, source: DecisionSource, justification: str
+) -> tuple[DecisionValue, DecisionSource, str]:
+    if mode == "prompt" and decision == "allow":
+        return "prompt", "mode", f"Approval mode 'prompt' asks before every call of this tool. ({justification})"
+    if mode == "never" and decision == "prompt":
+        return (
+            "deny",
+            "mode",
+            "Approval would be needed, but approval mode 'never' is set for unattended runs, so the call is denied. "
+            f"({justification})",
+        )
+    if mode == "approve" and decision == "prompt":
+        return "allow", "mode", f"Approval mode 'approve' trusts this tool. ({justification})"
+    return decision, source, justification

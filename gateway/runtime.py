@@ -1,0 +1,184 @@
+"""The running gateway: upstream pool, interception chain, event sinks, config hot reload, status file."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.abc
+import structlog
+from mcp.server import ServerRequestContext
+
+from gateway.config.loader import LoadedConfig, load_config
+from gateway.config.status import GatewayStatus, UpstreamStatus, write_status
+from gateway.errors import ConfigError
+from gateway.front.bridge import ParkedCalls
+from gateway.front.server import FrontServer
+from gateway.front.sessions import ClientSession
+from gateway.intercept.call import EventSink, Identity, NullEventSink
+from gateway.intercept.chain import Step
+from gateway.upstreams.catalog import ToolRoute
+from gateway.upstreams.pool import UpstreamPool
+from gateway.upstreams.secrets import SecretResolver
+
+__all__ = ["Gateway"]
+
+log = structlog.get_logger("gateway")
+
+RELOAD_POLL_SECONDS = 1.0
+
+VisibleFn = Callable[[ClientSession, ToolRoute], bool]
+
+
+class Gateway:
+    """Everything one gateway process runs. Use ``async with gateway.running():`` then ``gateway.front(...)``."""
+
+    def __init__(
+        self,
+        config: LoadedConfig,
+        *,
+        steps: Sequence[Step] = (),
+        events: EventSink | None = None,
+        resolver: SecretResolver | None = None,
+        identify: Callable[[ServerRequestContext[Any]], Identity] | None = None,
+        visible: VisibleFn | None = None,
+        reload_poll: float | None = RELOAD_POLL_SECONDS,
+    ) -> None:
+        self.config = config
+        self.steps: list[Step] = list(steps)
+        self.events: EventSink = events or NullEventSink()
+        self.identify = identify
+        self._visible = visible
+        self._reload_poll = reload_poll
+        self._listeners: list[Callable[[set[str]], Awaitable[None]]] = []
+        self.pool = UpstreamPool(config, resolver=resolver, on_catalog_change=self._catalog_changed, on_event=self.emit)
+        self._tg: anyio.abc.TaskGroup | None = None
+        self._parked: ParkedCalls | None = None
+        self._started = datetime.now(UTC)
+        self._status_dirty = anyio.Event()
+        self.reloaded = anyio.Event()
+
+    # -- hooks the front uses ---------------------------------------------------------------------------------
+
+    def tool_visible(self, session: ClientSession, route: ToolRoute) -> bool:
+        return self._visible(session, route) if self._visible is not None else True
+
+    def instructions(self) -> str | None:
+        return "Tools from several MCP servers, named <server>__<tool>. Calls are checked against policy."
+
+    def add_change_listener(self, listener: Callable[[set[str]], Awaitable[None]]) -> None:
+        self._listeners.append(listener)
+
+    async def emit(self, event: str, fields: Mapping[str, Any]) -> None:
+        await self.events.emit(event, fields)
+
+    async def session_started(self, session: ClientSession) -> None:
+        log.info(
+            "client session started",
+            session=session.id,
+            client=session.client_name,
+            protocol=session.protocol_version,
+            transport=session.transport,
+        )
+        await self.emit(
+            "session_start",
+            {
+                "session_id": session.id,
+                "identity": session.identity.name,
+                "identity_kind": session.identity.kind,
+                "groups": list(session.identity.groups),
+                "client_name": session.client_name,
+                "client_version": session.client_version,
+                "protocol_version": session.protocol_version,
+                "transport": session.transport,
+            },
+        )
+
+    async def _catalog_changed(self, kinds: set[str]) -> None:
+        self._status_dirty.set()
+        if kinds:
+            for listener in list(self._listeners):
+                await listener(kinds)
+
+    # -- lifecycle -------------------------------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[Gateway]:
+        async with self.pool.running(), anyio.create_task_group() as tg:
+            self._tg = tg
+            self._parked = ParkedCalls(tg)
+            tg.start_soon(self._status_writer)
+            if self._reload_poll:
+                tg.start_soon(self._watch_config, self._reload_poll)
+            try:
+                yield self
+            finally:
+                tg.cancel_scope.cancel()
+                self._tg = None
+
+    def front(self, transport: str) -> FrontServer:
+        assert self._parked is not None, "use inside `async with gateway.running()`"
+        return FrontServer(self, transport, self._parked)
+
+    # -- hot reload ------------------------------------------------------------------------------------------------
+
+    async def _watch_config(self, interval: float) -> None:
+        path = self.config.path
+        last = await anyio.to_thread.run_sync(_fingerprint, path)
+        while True:
+            await anyio.sleep(interval)
+            now = await anyio.to_thread.run_sync(_fingerprint, path)
+            if now == last:
+                continue
+            last = now
+            await self.reload()
+
+    async def reload(self) -> bool:
+        """Re-read the config; an invalid file is rejected and the running configuration stays."""
+        try:
+            new = await anyio.to_thread.run_sync(load_config, self.config.path)
+        except ConfigError as exc:
+            log.error("config reload rejected; keeping the running configuration", error=str(exc))
+            await self.emit("config_reloaded", {"ok": False, "error": str(exc)})
+            return False
+        self.config = new
+        diff = await self.pool.apply(new)
+        log.info("config reloaded", **diff)
+        await self.emit("config_reloaded", {"ok": True, **diff})
+        self._status_dirty.set()
+        self.reloaded.set()
+        self.reloaded = anyio.Event()
+        return True
+
+    # -- status file ---------------------------------------------------------------------------------------------
+
+    def status(self) -> GatewayStatus:
+        return GatewayStatus(
+            pid=os.getpid(),
+            started=self._started,
+            upstreams={name: UpstreamStatus(**info) for name, info in self.pool.status().items()},
+        )
+
+    async def _status_writer(self) -> None:
+        state_dir = self.config.state_dir
+        while True:
+            try:
+                await anyio.to_thread.run_sync(write_status, state_dir, self.status())
+            except OSError as exc:
+                log.warning("cannot write status file", dir=str(state_dir), error=exc.strerror)
+            await self._status_dirty.wait()
+            self._status_dirty = anyio.Event()
+            await anyio.sleep(0.2)  # coalesce bursts of state changes into one write
+
+
+def _fingerprint(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)

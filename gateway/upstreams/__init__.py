@@ -1,0 +1,1 @@
+"""The upstream side: processes, connections, the pool and the merged catalog."""

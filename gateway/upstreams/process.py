@@ -1,0 +1,181 @@
+"""A stdio transport that owns its upstream's whole process tree.
+
+The SDK's stdio client leaves an upstream's grandchildren alive when the upstream exits on its own, and merges
+the gateway's environment into the child's. This transport starts each upstream in its own session (process
+group) with exactly the environment it is given, drains stderr line by line into a callback (so a chatty
+upstream can't block on a full pipe), skips non-JSON lines on stdout instead of failing the session, and on
+exit always ends the whole group: stdin closed, a grace period, SIGTERM, then SIGKILL.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+import anyio.abc
+import mcp_types as types
+import structlog
+from anyio.streams.text import TextReceiveStream
+from mcp.client._transport import TransportStreams
+from mcp.shared.message import SessionMessage
+
+__all__ = ["StdioProcess", "kill_process_group"]
+
+log = structlog.get_logger("gateway.upstreams.process")
+
+GRACE_SECONDS = 1.0
+TERM_SECONDS = 2.0
+MAX_STDERR_LINE = 4096
+
+
+def kill_process_group(pgid: int, sig: int = signal.SIGKILL) -> bool:
+    """Signal a whole process group; False when it is already gone."""
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass(eq=False)
+class StdioProcess(AbstractAsyncContextManager[TransportStreams]):
+    """``async with StdioProcess(argv, env=..., cwd=...) as (read, write)``; usable as an mcp ``Client`` transport."""
+
+    argv: Sequence[str]
+    env: Mapping[str, str]
+    cwd: str | None = None
+    on_stderr: Callable[[str], None] | None = None
+    on_garbage: Callable[[str], None] | None = None
+    pid: int | None = None
+    exited: anyio.Event = field(default_factory=anyio.Event)
+    returncode: int | None = None
+    _cm: AbstractAsyncContextManager[TransportStreams] | None = None
+
+    async def __aenter__(self) -> TransportStreams:
+        self._cm = self._run()
+        return await self._cm.__aenter__()
+
+    async def __aexit__(self, *exc: Any) -> bool | None:
+        assert self._cm is not None
+        return await self._cm.__aexit__(*exc)
+
+    @asynccontextmanager
+    async def _run(self) -> AsyncIterator[TransportStreams]:
+        process = await anyio.open_process(
+            list(self.argv),
+            env=dict(self.env),
+            cwd=self.cwd,
+            start_new_session=True,  # pgid == pid: the whole tree can be signalled at once
+        )
+        self.pid = process.pid
+        read_writer, read_stream = anyio.create_memory_object_stream[SessionMessage | Exception](0)
+        write_stream, write_reader = anyio.create_memory_object_stream[SessionMessage](0)
+
+        async def stdout_reader() -> None:
+            assert process.stdout is not None
+            buffer = ""
+            try:
+                async with read_writer:
+                    async for chunk in TextReceiveStream(process.stdout, errors="replace"):
+                        lines = (buffer + chunk).split("\n")
+                        buffer = lines.pop()
+                        for line in lines:
+                            if not line.strip():
+                                continue
+                            try:
+                                message = types.jsonrpc_message_adapter.validate_json(line, by_name=False)
+                            except ValueError:
+                                # An upstream printing non-protocol text is noisy, not fatal.
+                                if self.on_garbage is not None:
+                                    self.on_garbage(line[:MAX_STDERR_LINE])
+                                continue
+                            await read_writer.send(SessionMessage(message))
+            except (anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.EndOfStream):
+                pass
+            finally:
+                await _record_exit()
+
+        async def stderr_reader() -> None:
+            assert process.stderr is not None
+            buffer = ""
+            with suppress(anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.EndOfStream):
+                async for chunk in TextReceiveStream(process.stderr, errors="replace"):
+                    lines = (buffer + chunk).split("\n")
+                    buffer = lines.pop()[-MAX_STDERR_LINE:]
+                    if self.on_stderr is not None:
+                        for line in lines:
+                            if line.strip():
+                                self.on_stderr(line[:MAX_STDERR_LINE])
+
+        async def stdin_writer() -> None:
+            assert process.stdin is not None
+            try:
+                async with write_reader:
+                    async for message in write_reader:
+                        data = message.message.model_dump_json(by_alias=True, exclude_unset=True) + "\n"
+                        await process.stdin.send(data.encode())
+            except (anyio.ClosedResourceError, anyio.BrokenResourceError, OSError):
+                await read_writer.aclose()
+
+        async def _record_exit() -> None:
+            with anyio.CancelScope(shield=True), anyio.move_on_after(TERM_SECONDS):
+                await process.wait()
+            self.returncode = process.returncode
+            self.exited.set()
+
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(stdout_reader)
+                tg.start_soon(stderr_reader)
+                tg.start_soon(stdin_writer)
+                try:
+                    yield read_stream, write_stream
+                finally:
+                    with anyio.CancelScope(shield=True):
+                        await self._stop(process)
+                    tg.cancel_scope.cancel()
+        finally:
+            with anyio.CancelScope(shield=True):
+                for s in (read_stream, write_stream, read_writer, write_reader):
+                    await s.aclose()
+
+    async def _stop(self, process: anyio.abc.Process) -> None:
+        pgid = process.pid
+        if process.stdin is not None:
+            with suppress(OSError, anyio.BrokenResourceError, anyio.ClosedResourceError):
+                await process.stdin.aclose()
+        with anyio.move_on_after(GRACE_SECONDS):
+            while process.returncode is None:  # noqa: ASYNC110 - a process exit has no event to wait on
+                await anyio.sleep(0.02)
+        # Always signal the group: the leader exiting does not take its children with it.
+        if kill_process_group(pgid, signal.SIGTERM):
+            with anyio.move_on_after(TERM_SECONDS):
+                while _group_alive(pgid):
+                    _ = process.returncode  # reaps the leader so the group can disappear
+                    await anyio.sleep(0.02)
+            kill_process_group(pgid, signal.SIGKILL)
+        with anyio.move_on_after(TERM_SECONDS):
+            await process.wait()
+        self.returncode = process.returncode
+        self.exited.set()
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                with suppress(OSError, anyio.BrokenResourceError, anyio.ClosedResourceError):
+                    await stream.aclose()
