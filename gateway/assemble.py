@@ -1,13 +1,70 @@
-"""Build a ready-to-run ``Gateway`` from configuration: policy, approvals, credentials, audit, telemetry."""
+"""Build a ready-to-run ``Gateway`` from configuration: policy, approvals, credentials, audit, telemetry.
+
+Everything that can be wrong with the configuration is found here, before any client is served: an invalid
+policy, a literal secret where a reference belongs, a bad audit or telemetry section (fail closed).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
+import anyio
+import structlog
+
+from gateway.approvals.approver import Approver
+from gateway.approvals.settings import load_approval_settings
+from gateway.audit.settings import load_audit_settings
+from gateway.audit.writer import AuditLog
 from gateway.config.loader import LoadedConfig
+from gateway.config.models import all_secret_refs
+from gateway.config.secrets import SecretOrLiteral
+from gateway.credentials.lint import check_literal_secrets
+from gateway.credentials.redact import Redactor
+from gateway.credentials.resolve import resolve_values
+from gateway.credentials.store import CredentialStore
+from gateway.errors import ConfigError
+from gateway.intercept.authorize import Authorize, PolicyHolder
+from gateway.intercept.call import ToolCall
+from gateway.intercept.chain import Step
+from gateway.intercept.credentials import InjectCredentials
+from gateway.intercept.observe import Observe
+from gateway.policy.amend import append_always_rule_async
+from gateway.policy.engine import Decision, PolicySet
+from gateway.policy.loader import load_policies
 from gateway.runtime import Gateway
+from gateway.telemetry import TeeEventSink, Telemetry, TelemetrySettings
+from gateway.upstreams.secrets import SecretResolver
 
-__all__ = ["assemble"]
+__all__ = ["KeyringResolver", "assemble", "resolver_for"]
+
+log = structlog.get_logger("gateway.assemble")
+
+ALWAYS_FILE = "always-allow.yaml"
+POLICY_POLL_SECONDS = 1.0
+
+
+class KeyringResolver:
+    """Resolves ``{secret: NAME}`` references from the keyring and registers every value for redaction."""
+
+    def __init__(self, store: CredentialStore, redactor: Redactor) -> None:
+        self.store = store
+        self.redactor = redactor
+
+    async def resolve(self, values: Mapping[str, SecretOrLiteral]) -> tuple[dict[str, str], dict[str, str]]:
+        resolved, used = await resolve_values(values, self.store)
+        if used:
+            self.redactor.update(used)
+        return resolved, used
+
+
+async def resolver_for(config: LoadedConfig, redactor: Redactor | None = None) -> SecretResolver:
+    return KeyringResolver(CredentialStore.from_config(config), redactor or Redactor())
+
+
+def policies_dir_for(config: LoadedConfig, override: Path | None) -> Path:
+    return override if override is not None else config.base_dir / "policies"
 
 
 async def assemble(
@@ -15,5 +72,138 @@ async def assemble(
     *,
     policies_dir: Path | None = None,
     audit_dir: Path | None = None,
+    reload_poll: float | None = 1.0,
 ) -> Gateway:
-    return Gateway(config)
+    path = str(config.path)
+    check_literal_secrets(config.file, path=config.path)
+    audit_settings = load_audit_settings(config.settings.audit, path=path)
+    approval_settings = load_approval_settings(config.settings.approvals, path=path)
+    telemetry_settings = TelemetrySettings.from_config(config.settings.telemetry, path=path)
+
+    redactor = Redactor()
+    store = CredentialStore.from_config(config)
+    resolver = KeyringResolver(store, redactor)
+
+    pdir = policies_dir_for(config, policies_dir)
+    always_path = config.state_dir / ALWAYS_FILE
+    holder = PolicyHolder(*(await _load_policy(pdir, always_path)))
+
+    headers: dict[str, str] = {}
+    if telemetry_settings.enabled and telemetry_settings.headers:
+        headers, _used = await resolver.resolve(telemetry_settings.headers)
+    telemetry = Telemetry.create(telemetry_settings, headers, redact=lambda event, fields: redactor.redact_obj(fields))
+
+    audit = AuditLog(audit_dir or config.audit_dir, audit_settings, redact=redactor.redact_obj)
+    await audit.open()
+    approver = await Approver.open(config.state_dir, approval_settings)
+
+    async def always_rule(call: ToolCall, decision: Decision) -> str:
+        rule_id = await append_always_rule_async(
+            always_path,
+            call.upstream,
+            call.tool,
+            dict(call.arguments),
+            identity=call.identity.name,
+            justification=f"always allowed by {call.identity.name}",
+        )
+        holder.current, holder.always = await _load_policy(pdir, always_path)
+        return rule_id
+
+    gateway: Gateway
+
+    def spec_of(name: str) -> Any:
+        return gateway.pool.config.file.upstreams.get(name)
+
+    def used_by(name: str) -> list[str]:
+        return sorted({ref.secret for ref in all_secret_refs(gateway.pool.config.file).get(name, [])})
+
+    steps: list[Step] = [
+        Observe(audit_settings, telemetry),
+        Authorize(holder, approver, always_rule=always_rule),
+        InjectCredentials(store, redactor, spec_of, used_by),
+    ]
+
+    def visible(session: Any, route: Any) -> bool:
+        if not gateway.pool.config.settings.hide_denied_tools:
+            return True
+        return not holder.current.hidden(
+            route.upstream,
+            route.name,
+            route.tool.annotations,
+            session.identity.name,
+            session.identity.groups,
+        )
+
+    gateway = Gateway(
+        config,
+        steps=steps,
+        events=TeeEventSink(audit, telemetry),
+        resolver=resolver,
+        visible=visible,
+        reload_poll=reload_poll,
+    )
+    gateway.redactor = redactor
+    gateway.telemetry = telemetry
+    gateway.background.append(lambda: _watch_credentials(gateway, store, redactor))
+    if reload_poll:
+        gateway.background.append(lambda: _watch_policies(gateway, holder, pdir, always_path, reload_poll))
+    gateway.closers.extend([audit.aclose, telemetry.aclose])
+    return gateway
+
+
+async def _load_policy(pdir: Path, always_path: Path) -> tuple[PolicySet, PolicySet | None]:
+    def load() -> tuple[PolicySet, PolicySet | None]:
+        main = load_policies(pdir if pdir.is_dir() else None)
+        always = load_policies(None, [always_path]) if always_path.exists() else None
+        return main, always
+
+    return await anyio.to_thread.run_sync(load)
+
+
+async def _watch_policies(gateway: Gateway, holder: PolicyHolder, pdir: Path, always_path: Path, poll: float) -> None:
+    last = await anyio.to_thread.run_sync(_policy_fingerprint, pdir, always_path)
+    while True:
+        await anyio.sleep(poll)
+        now = await anyio.to_thread.run_sync(_policy_fingerprint, pdir, always_path)
+        if now == last:
+            continue
+        last = now
+        try:
+            holder.current, holder.always = await _load_policy(pdir, always_path)
+        except ConfigError as exc:
+            log.error("policy reload rejected; keeping the running policies", error=str(exc))
+            await gateway.emit("config_reloaded", {"ok": False, "what": "policies", "error": str(exc)})
+            continue
+        log.info("policies reloaded")
+        await gateway.emit("config_reloaded", {"ok": True, "what": "policies"})
+        await gateway.refresh_tool_visibility()
+
+
+def _policy_fingerprint(pdir: Path, always_path: Path) -> list[tuple[str, int, int]]:
+    files = sorted(pdir.glob("*.y*ml")) if pdir.is_dir() else []
+    files.append(always_path)
+    out: list[tuple[str, int, int]] = []
+    for f in files:
+        try:
+            st = f.stat()
+        except OSError:
+            continue
+        out.append((str(f), st.st_mtime_ns, st.st_size))
+    return out
+
+
+async def _watch_credentials(gateway: Gateway, store: CredentialStore, redactor: Redactor) -> None:
+    """Rotation: a credential changed by ``creds set`` restarts the stdio upstreams using it; HTTP re-reads it."""
+    async for names in store.watch():
+        refs = all_secret_refs(gateway.pool.config.file)
+        for upstream, upstream_refs in refs.items():
+            if not {r.secret for r in upstream_refs} & set(names):
+                continue
+            conn = gateway.pool.connections.get(upstream)
+            if conn is None:
+                continue
+            log.info("credential rotated; refreshing upstream", upstream=upstream, credentials=sorted(names))
+            if conn.transport == "stdio":
+                conn.request_restart()
+            else:
+                await conn.refresh_headers()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -62,6 +62,10 @@ class Gateway:
         self._started = datetime.now(UTC)
         self._status_dirty = anyio.Event()
         self.reloaded = anyio.Event()
+        self.background: list[Callable[[], Coroutine[Any, Any, None]]] = []
+        self.closers: list[Callable[[], Awaitable[Any]]] = []
+        self.redactor: Any = None
+        self.telemetry: Any = None
 
     # -- hooks the front uses ---------------------------------------------------------------------------------
 
@@ -115,15 +119,25 @@ class Gateway:
             tg.start_soon(self._status_writer)
             if self._reload_poll:
                 tg.start_soon(self._watch_config, self._reload_poll)
+            for task in self.background:
+                tg.start_soon(task)
             try:
                 yield self
             finally:
                 tg.cancel_scope.cancel()
                 self._tg = None
+                with anyio.CancelScope(shield=True), anyio.move_on_after(5):
+                    for close in self.closers:
+                        await close()
 
     def front(self, transport: str) -> FrontServer:
         assert self._parked is not None, "use inside `async with gateway.running()`"
         return FrontServer(self, transport, self._parked)
+
+    async def refresh_tool_visibility(self) -> None:
+        """Policies changed: which tools are hidden may have changed too."""
+        for listener in list(self._listeners):
+            await listener({"tools"})
 
     # -- hot reload ------------------------------------------------------------------------------------------------
 

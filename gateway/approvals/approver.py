@@ -32,7 +32,7 @@ from gateway.approvals.sealing import Binding, SealedStateError, StateSealer, St
 from gateway.approvals.settings import ApprovalSettings
 from gateway.approvals.store import ApprovalStore, BreakerState, PendingApproval
 from gateway.errors import CircuitOpenError
-from gateway.intercept.call import ToolCall
+from gateway.intercept.call import ClientChannel, ToolCall
 
 __all__ = ["Approver", "strip_gateway_inputs"]
 
@@ -139,7 +139,7 @@ class Approver:
         if modern:
             return await self._modern_ask(call, ask, binding)
         if client is not None and client.can_elicit:
-            outcome = await self._legacy_ask(call, ask)
+            outcome = await self._legacy_ask(call, client, ask)
         else:
             outcome = await self._queue_ask(call, ask, binding)
         return await self._finish(call, ask, binding, outcome)
@@ -168,6 +168,9 @@ class Approver:
                 result = await client.elicit_form(question.message, question.schema)
         except TimeoutError:
             raise self._circuit_error(state) from None
+        except Exception as exc:  # noqa: BLE001 - no answer means the session stays paused
+            log.warning("resume elicitation failed", error=type(exc).__name__, call_id=call.call_id)
+            raise self._circuit_error(state) from None
         if result.action == "accept" and (result.content or {}).get("resume") is True:
             await self.store.resume(call.session_id)
             await self._emit(call, "circuit_resumed", {"answered_by": "user via elicitation"})
@@ -188,7 +191,7 @@ class Approver:
     async def _modern_ask(self, call: ToolCall, ask: AskContext, binding: Binding) -> types.InputRequiredResult:
         question = self._question(call, ask)
         token = self.sealer.seal({"kind": "approval", "asked_at": time.time()}, binding)
-        await self._emit_requested(call, ask, channel="input_required")
+        await self._emit_requested(call, ask, channel="input-required")
         return self._input_required(APPROVAL_KEY, question, token)
 
     async def _modern_retry(self, call: ToolCall, ask: AskContext, binding: Binding) -> ApprovalOutcome | None:
@@ -213,15 +216,14 @@ class Approver:
 
     # -- handshake era: pushed form ---------------------------------------------------------------
 
-    async def _legacy_ask(self, call: ToolCall, ask: AskContext) -> ApprovalOutcome:
-        assert call.client is not None  # noqa: S101 - checked by the caller
+    async def _legacy_ask(self, call: ToolCall, client: ClientChannel, ask: AskContext) -> ApprovalOutcome:
         question = self._question(call, ask)
         await self._emit_requested(call, ask, channel="elicitation")
         started = time.monotonic()
         timeout = self.settings.elicitation_timeout
         try:
             with anyio.fail_after(timeout):
-                result = await call.client.elicit_form(question.message, question.schema)
+                result = await client.elicit_form(question.message, question.schema)
         except TimeoutError:
             waited = time.monotonic() - started
             message = denial_message("timeout", justification=ask.justification, reason=None, timeout=timeout)
@@ -370,6 +372,9 @@ class Approver:
                 "option": outcome.option,
                 "answered_by": outcome.answered_by,
                 "wait_seconds": round(outcome.wait_seconds, 3),
+                # the audit catalogue's names (gateway.audit.events) for the same facts
+                "by": outcome.answered_by,
+                "wait_ms": round(outcome.wait_seconds * 1000),
                 "reason": outcome.reason,
                 "approval_id": outcome.approval_id,
                 "rule_id": outcome.rule_id,

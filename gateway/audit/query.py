@@ -28,6 +28,7 @@ _EXACT_FIELDS = {
     "decision": "decision",
     "event": "event",
 }
+_CHUNK = 4 * 1024 * 1024
 _RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
@@ -119,11 +120,47 @@ def select_files(directory: Path, since: datetime | None, until: datetime | None
     return out
 
 
+def _candidates(path: Path, needle: bytes, lower: bool) -> Iterator[RawLine]:
+    """Complete lines of ``path`` that contain ``needle``, found by searching whole chunks in C.
+
+    Lines without the needle are never split out, which is what makes selective queries fast.
+    """
+    line_no = 0  # newlines before the current chunk
+    carry = b""
+    with path.open("rb") as f:
+        while True:
+            block = f.read(_CHUNK)
+            if not block:
+                return
+            data = carry + block
+            end = data.rfind(b"\n") + 1  # complete lines only; the rest carries over
+            chunk, carry = data[:end], data[end:]
+            haystack = chunk.lower() if lower else chunk
+            pos, counted_to = 0, 0
+            while (hit := haystack.find(needle, pos)) != -1:
+                start = chunk.rfind(b"\n", 0, hit) + 1
+                stop = chunk.find(b"\n", hit)
+                line_no += chunk.count(b"\n", counted_to, start)
+                counted_to = start
+                yield RawLine(path, line_no + 1, chunk[start:stop], True)
+                pos = stop + 1
+            line_no += chunk.count(b"\n", counted_to)
+
+
 def query(directory: Path, flt: RecordFilter) -> Iterator[Match]:
     """Matching records, oldest first, streamed."""
     needles = flt.needles()
     text = flt.text_needle()
-    for line in iter_log(directory, select_files(directory, flt.since, flt.until)):
+    files = select_files(directory, flt.since, flt.until)
+    lines: Iterator[RawLine]
+    if needles:
+        longest = max(needles, key=len)  # a longer value is usually rarer
+        lines = (line for path in files for line in _candidates(path, longest, lower=False))
+    elif text is not None:
+        lines = (line for path in files for line in _candidates(path, text, lower=True))
+    else:
+        lines = iter_log(directory, files)
+    for line in lines:
         if not line.complete:
             continue
         data = line.data

@@ -29,4 +29,8 @@ def version() -> None:
 
 
 def main() -> None:
+    from gateway.logging import configure_logging
+
+    # Commands other than `serve` log only warnings, on stderr (stdout is for their output).
+    configure_logging("warning")
     app()

@@ -32,16 +32,18 @@ StateDirOption = Annotated[
 ]
 
 
-def _store(config: Path | None, state_dir: Path | None, *, must_exist: bool) -> ApprovalStore | None:
+def _store_at(config: Path | None, state_dir: Path | None) -> ApprovalStore:
     folder = state_dir.expanduser() if state_dir is not None else load_or_exit(config).state_dir
-    store = ApprovalStore.in_state_dir(folder)
+    return ApprovalStore.in_state_dir(folder)
+
+
+def _existing_store(config: Path | None, state_dir: Path | None) -> ApprovalStore:
+    store = _store_at(config, state_dir)
     if not store.path.exists():
-        if must_exist:
-            fail(
-                f"no approvals database at {store.path}; check --state-dir or gateway.state_dir in the config "
-                "(it is created when the gateway first queues an approval)"
-            )
-        return None
+        fail(
+            f"no approvals database at {store.path}; check --state-dir or gateway.state_dir in the config "
+            "(it is created when the gateway first queues an approval)"
+        )
     return store
 
 
@@ -77,10 +79,11 @@ def list_(
     state_dir: StateDirOption = None,
 ) -> None:
     """List approvals waiting for an answer, and sessions paused by the circuit breaker."""
-    store = _store(config, state_dir, must_exist=False)
+    store = _store_at(config, state_dir)
     approvals: list[PendingApproval] = []
     paused: list[BreakerState] = []
-    if store is not None:
+    # A missing database just means nothing was ever queued; don't create folders for a read.
+    if store.path.exists():
         approvals = _run(lambda: store.list_pending(include_all=all_))
         paused = _run(lambda: store.list_breakers(open_only=True))
     if json_out:
@@ -164,8 +167,7 @@ def _answer(
     whole_tool: bool,
     reason: str | None,
 ) -> PendingApproval:
-    store = _store(config, state_dir, must_exist=True)
-    assert store is not None  # noqa: S101 - must_exist fails otherwise
+    store = _existing_store(config, state_dir)
 
     async def run() -> PendingApproval:
         return await store.answer(
@@ -188,8 +190,7 @@ def resume(
     state_dir: StateDirOption = None,
 ) -> None:
     """Resume a session the circuit breaker paused after repeated denials."""
-    store = _store(config, state_dir, must_exist=True)
-    assert store is not None  # noqa: S101 - must_exist fails otherwise
+    store = _existing_store(config, state_dir)
     was_open = _run(lambda: store.resume(session_id))
     if json_out:
         print_json({"session_id": session_id, "was_paused": was_open})

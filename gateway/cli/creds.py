@@ -179,7 +179,7 @@ def check(config: ConfigOption = None, json_output: JsonOption = False) -> None:
     else:
         for item in missing:
             out_console.print(
-                f"[red]missing[/] {item['name']} (used by {', '.join(item['used_by'])}): run `{item['fix']}`",
+                f"[red]missing[/] {item['name']} (used by {', '.join(item['used_by'])}): {item['problem']}",
                 highlight=False,
             )
         for lit in literals:

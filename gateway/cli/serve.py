@@ -12,7 +12,6 @@ import typer
 
 from gateway.cli.common import AuditDirOption, ConfigOption, fail, load_or_exit
 from gateway.errors import ConfigError
-from gateway.front.http import parse_listen
 
 log = structlog.get_logger("gateway.serve")
 
@@ -41,6 +40,8 @@ def serve(
     if log_format not in ("console", "json"):
         fail("--log-format must be 'console' or 'json'")
     fmt: Literal["console", "json"] = "json" if log_format == "json" else "console"
+    from gateway.front.http import parse_listen
+
     listen: tuple[str, int] | None = None
     if http is not None:
         try:
@@ -50,18 +51,21 @@ def serve(
     loaded = load_or_exit(config)
     configure_logging(log_level, fmt)
     try:
-        anyio.run(_serve, loaded, policies, listen, audit_dir, assemble)
+        anyio.run(_serve, loaded, policies, listen, audit_dir, assemble, (log_level, fmt))
     except ConfigError as exc:
         fail(str(exc))
     except KeyboardInterrupt:
         pass
 
 
-async def _serve(loaded, policies, listen, audit_dir, assemble) -> None:  # type: ignore[no-untyped-def]
+async def _serve(loaded, policies, listen, audit_dir, assemble, log_opts) -> None:  # type: ignore[no-untyped-def]
+    from gateway.credentials.redact import structlog_processor
     from gateway.front.http import serve_http
     from gateway.front.stdio import serve_stdio
+    from gateway.logging import configure_logging
 
     parts = await assemble(loaded, policies_dir=policies, audit_dir=audit_dir)
+    configure_logging(*log_opts, redact=structlog_processor(parts.redactor))
     async with parts.running() as gateway, anyio.create_task_group() as tg:
         tg.start_soon(_signals, tg.cancel_scope)
         tg.start_soon(_report_startup, gateway)

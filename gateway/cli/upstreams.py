@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-import inspect
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,6 +13,7 @@ from gateway.cli.common import (
     ConfigOption,
     JsonOption,
     default_config_path,
+    err_console,
     fail,
     load_or_exit,
     out_console,
@@ -259,18 +258,34 @@ def import_servers(
 
 
 @app.command("check")
-def check(name: NameArg, config: ConfigOption = None) -> None:
-    """Start one upstream, list its tools and report problems."""
+def check(name: NameArg, config: ConfigOption = None, as_json: JsonOption = False) -> None:
+    """Start one upstream, list its tools and report problems (exit 1 if it does not come up)."""
+    from gateway.assemble import resolver_for
+    from gateway.upstreams.check import check_upstream
+
     loaded = load_or_exit(config)
+
+    async def run() -> Any:
+        return await check_upstream(loaded, name, resolver=await resolver_for(loaded))
+
     try:
-        # Lazy: the checker pulls in the MCP client stack, which the other commands do not need.
-        module = importlib.import_module("gateway.upstreams.check")
-    except ModuleNotFoundError:
-        fail("`upstreams check` is not available in this build")
-    result = module.check_upstream(loaded, name)
-    if inspect.isawaitable(result):
-
-        async def wait() -> Any:
-            return await result
-
-        anyio.run(wait)
+        report = anyio.run(run)
+    except ConfigError as exc:
+        fail(str(exc))
+    if as_json:
+        print_json(report.as_dict())
+    elif report.ok:
+        out_console.print(
+            f"[green]ok[/] {name}: {report.server or 'server'} over {report.transport}, protocol {report.protocol}, "
+            f"{len(report.tools)} tools, {report.prompts} prompts, {report.resources} resources",
+            highlight=False,
+        )
+        for tool in report.tools:
+            out_console.print(f"  {tool}", highlight=False)
+        if report.hidden_tools:
+            hidden = ", ".join(report.hidden_tools)
+            out_console.print(f"  hidden by enabled_tools/disabled_tools: {hidden}", highlight=False)
+    else:
+        err_console.print(f"[red]failed[/] {name}: {report.error or report.state}", highlight=False)
+    if not report.ok:
+        raise typer.Exit(1)

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = ["SECRET_NAME_PATTERN", "SecretRef", "SecretOrLiteral", "secret_names"]
 
-SECRET_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+SECRET_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"  # noqa: S105 - a regex, not a secret
 
 
 class SecretRef(BaseModel):

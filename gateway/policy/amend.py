@@ -44,9 +44,10 @@ def _glob_escape(name: str) -> str:
     return re.sub(r"([*?\[])", r"[\1]", name)
 
 
-def always_rule_id(upstream: str, tool: str, arguments: Mapping[str, Any] | None) -> str:
-    """The id an "always" rule gets: readable, and unique per (upstream, tool, exact arguments)."""
-    canon = json.dumps([upstream, tool, arguments], sort_keys=True, separators=(",", ":"), default=str)
+def always_rule_id(upstream: str, tool: str, arguments: Mapping[str, Any] | None, identity: str | None = None) -> str:
+    """The id an "always" rule gets: readable, and unique per (upstream, tool, exact arguments, identity)."""
+    args = None if arguments is None else dict(arguments)
+    canon = json.dumps([upstream, tool, args, identity], sort_keys=True, separators=(",", ":"), default=str)
     digest = hashlib.sha256(canon.encode()).hexdigest()[:12]
     readable = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{upstream}.{tool}").strip("-.")[:80] or "tool"
     return f"always-{readable}-{'args-' if arguments is not None else ''}{digest}"
@@ -120,7 +121,7 @@ def append_always_rule(
     Creates the file if missing; returns the rule id; a rule with the same id already present is left alone.
     Blocking: call through ``append_always_rule_async`` from the event loop. Raises ConfigError.
     """
-    rule_id = always_rule_id(upstream, tool, None if arguments is None else dict(arguments))
+    rule_id = always_rule_id(upstream, tool, arguments, identity)
     rule = _build_rule(rule_id, upstream, tool, arguments, identity, justification)
     try:
         # Never write a rule the loader would reject.

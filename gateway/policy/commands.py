@@ -11,6 +11,7 @@ import os
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 __all__ = ["CommandPrefixes", "split_commands"]
 
@@ -51,11 +52,17 @@ def _unwrap(argv: list[str], depth: int) -> list[list[str]]:
 def split_commands(value: str | Sequence[str], depth: int = 0) -> list[list[str]]:
     """The simple commands in ``value`` (a shell string, or an argv list taken literally)."""
     if isinstance(value, str):
-        out: list[list[str]] = []
-        for seg in _segments(_tokens(value)):
-            out.extend(_unwrap(seg, depth))
-        return out
+        return [list(cmd) for cmd in _split_string(value, depth)]
     return _unwrap([str(v) for v in value], depth)
+
+
+@lru_cache(maxsize=4096)
+def _split_string(value: str, depth: int) -> tuple[tuple[str, ...], ...]:
+    # shlex is slow and pure; models repeat the same commands, so cache (immutable results only).
+    out: list[tuple[str, ...]] = []
+    for seg in _segments(_tokens(value)):
+        out.extend(tuple(cmd) for cmd in _unwrap(seg, depth))
+    return tuple(out)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,10 +13,32 @@ from gateway.policy.models import ArgumentCondition, equals_value
 from gateway.policy.paths import PathRoots, is_glob, normalize_path
 from gateway.policy.urls import HostMatcher, url_host
 
-__all__ = ["ArgumentMatcher", "NameMatcher", "compile_globs", "strict_equal"]
+__all__ = ["ArgumentMatcher", "EvalContext", "NameMatcher", "compile_globs", "strict_equal"]
 
-Check = Callable[[Any, str | None, bool], bool]
-"""(value, cwd, require_all) -> bool"""
+_MEMO_LIMIT = 1024
+
+
+class EvalContext:
+    """Per-call scratch space: lower-cased argument names, and paths already normalised (``realpath`` is the
+    expensive part, and several rules often look at the same argument)."""
+
+    __slots__ = ("cwd", "items", "paths")
+
+    def __init__(self, arguments: Mapping[str, Any], cwd: str | None) -> None:
+        self.cwd = cwd
+        self.items = [(k.lower(), v) for k, v in arguments.items()]
+        self.paths: dict[str, str | None] = {}
+
+    def path(self, value: str) -> str | None:
+        try:
+            return self.paths[value]
+        except KeyError:
+            norm = self.paths[value] = normalize_path(value, self.cwd)
+            return norm
+
+
+Check = Callable[[Any, EvalContext, bool], bool]
+"""(value, context, require_all) -> bool"""
 
 
 def compile_globs(patterns: str | Iterable[str]) -> re.Pattern[str]:
@@ -54,7 +76,10 @@ class NameMatcher:
         return cls(frozenset(a for a in alts if not is_glob(a)), compile_globs(globs) if globs else None)
 
     def __call__(self, name: str) -> bool:
-        low = name.lower()
+        return self.match_lower(name.lower())
+
+    def match_lower(self, low: str) -> bool:
+        """Like calling the matcher, for a name that is already lower case."""
         return low in self.literal or (self.pattern is not None and self.pattern.match(low) is not None)
 
 
@@ -129,9 +154,9 @@ def _numeric(op: str, bound: float) -> Check:
     return lambda v, _c, _q: _is_number(v) and fn(v)
 
 
-def _path_in(roots: PathRoots, value: str, cwd: str | None) -> bool:
-    path = normalize_path(value, cwd)
-    return path is not None and roots.contains(path, cwd)
+def _path_in(roots: PathRoots, value: str, ctx: EvalContext) -> bool:
+    path = ctx.path(value)
+    return path is not None and roots.contains(path, ctx.cwd)
 
 
 def _host_in(hosts: HostMatcher, value: str) -> bool:
@@ -157,18 +182,38 @@ class ArgumentMatcher:
     checks: tuple[Check, ...]
     require_all: bool
     present: bool | None
+    single: str | None
+    memo: dict[str, bool]
 
     @classmethod
     def compile(cls, key: str, cond: ArgumentCondition, default_require_all: bool) -> ArgumentMatcher:
         require_all = default_require_all if cond.require is None else cond.require == "all"
-        return cls(key, NameMatcher.compile(key), tuple(_build_checks(cond)), require_all, cond.present)
+        names = NameMatcher.compile(key)
+        single = next(iter(names.literal)) if names.pattern is None and len(names.literal) == 1 else None
+        return cls(key, names, tuple(_build_checks(cond)), require_all, cond.present, single, {})
 
-    def __call__(self, arguments: Mapping[str, Any], cwd: str | None) -> bool:
-        values = [v for k, v in arguments.items() if self.names(k)]
+    def names_match(self, low: str) -> bool:
+        """Does the (lower-cased) argument name fall under this entry's key? Memoised: names repeat."""
+        memo = self.memo
+        hit = memo.get(low)
+        if hit is None:
+            if len(memo) >= _MEMO_LIMIT:
+                memo.clear()
+            hit = memo[low] = self.names.match_lower(low)
+        return hit
+
+    def __call__(self, ctx: EvalContext) -> bool:
+        single = self.single
+        if single is not None:
+            values = [v for k, v in ctx.items if k == single]
+        else:
+            values = [v for k, v in ctx.items if self.names_match(k)]
         if self.present is False:
             return not values
         if not values:
             return False
         q = self.require_all
         checks = self.checks
-        return _quantify(values, lambda v: all(chk(v, cwd, q) for chk in checks), q)
+        if len(values) == 1 and len(checks) == 1:
+            return checks[0](values[0], ctx, q)
+        return _quantify(values, lambda v: all(chk(v, ctx, q) for chk in checks), q)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import mcp_types as types
 
-from gateway.policy.conditions import ArgumentMatcher, NameMatcher, compile_globs
+from gateway.policy.conditions import ArgumentMatcher, EvalContext, compile_globs
 from gateway.policy.models import ApprovalMode, ApprovalModeEntry, DecisionValue, RuleSpec
 from gateway.policy.paths import is_glob
 
@@ -37,6 +37,7 @@ __all__ = [
     "PolicyRequest",
     "PolicySet",
     "effective_hint",
+    "effective_hints",
     "explicit_hints",
     "fallback_decision",
 ]
@@ -64,6 +65,10 @@ def effective_hint(hints: Mapping[str, bool], name: str) -> bool:
     return _HINT_DEFAULTS[name]
 
 
+def _effective_from(hints: Mapping[str, bool]) -> dict[str, bool]:
+    return {name: effective_hint(hints, name) for name in _HINT_DEFAULTS}
+
+
 _HINT_ATTRS = {
     "readOnlyHint": "read_only_hint",
     "destructiveHint": "destructive_hint",
@@ -88,6 +93,11 @@ def explicit_hints(annotations: Annotations) -> dict[str, bool]:
         if isinstance(value, bool):
             out[camel] = value
     return out
+
+
+def effective_hints(annotations: Annotations) -> dict[str, bool]:
+    """All four hints: declared values, else MCP's defaults (see ``effective_hint``)."""
+    return _effective_from(explicit_hints(annotations))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -184,7 +194,8 @@ class CompiledRule:
     identity_re: re.Pattern[str] | None
     group_re: re.Pattern[str] | None
     arguments: tuple[ArgumentMatcher, ...]
-    closed_names: tuple[NameMatcher, ...] | None
+    closed_names: tuple[ArgumentMatcher, ...] | None
+    hint_items: tuple[tuple[str, bool], ...]
 
     @classmethod
     def compile(cls, spec: RuleSpec, file: str) -> CompiledRule:
@@ -202,7 +213,8 @@ class CompiledRule:
             identity_re=compile_globs(m.identity) if m.identity is not None else None,
             group_re=compile_globs(m.group) if m.group is not None else None,
             arguments=args,
-            closed_names=tuple(a.names for a in args) if m.no_other_arguments else None,
+            closed_names=args if m.no_other_arguments else None,
+            hint_items=tuple(m.annotations.items()),
         )
 
     @property
@@ -216,29 +228,32 @@ class CompiledRule:
     def applies_to(self, upstream: str, tool: str) -> bool:
         return self.upstream_re.match(upstream) is not None and self.tool_re.match(tool) is not None
 
-    def matches_caller(self, hints: Mapping[str, bool], identity: str, groups: tuple[str, ...]) -> bool:
-        """Annotations, identity and group conditions (everything but upstream/tool and arguments)."""
-        for hint, wanted in self.spec.match.annotations.items():
-            if effective_hint(hints, hint) != wanted:
+    def matches_caller(self, effective: Mapping[str, bool], identity: str, groups: tuple[str, ...]) -> bool:
+        """Annotations (``effective`` = ``effective_hints(...)``), identity and group conditions."""
+        for hint, wanted in self.hint_items:
+            if effective[hint] != wanted:
                 return False
         if self.identity_re is not None and self.identity_re.match(identity) is None:
             return False
         group_re = self.group_re
         return group_re is None or any(group_re.match(g) is not None for g in groups)
 
-    def matches_arguments(self, arguments: Mapping[str, Any], cwd: str | None) -> bool:
+    def matches_arguments(self, ctx: EvalContext) -> bool:
         if self.closed_names is not None:
             names = self.closed_names
-            if not all(any(n(k) for n in names) for k in arguments):
+            if not all(any(n.names_match(k) for n in names) for k, _ in ctx.items):
                 return False
-        return all(a(arguments, cwd) for a in self.arguments)
+        for matcher in self.arguments:
+            if not matcher(ctx):
+                return False
+        return True
 
     def matches(self, request: PolicyRequest) -> bool:
         """Does this rule match the whole request?"""
         return (
             self.applies_to(request.upstream, request.tool)
-            and self.matches_caller(explicit_hints(request.annotations), request.identity, request.groups)
-            and self.matches_arguments(request.arguments, request.cwd)
+            and self.matches_caller(effective_hints(request.annotations), request.identity, request.groups)
+            and self.matches_arguments(EvalContext(request.arguments, request.cwd))
         )
 
     def reported(self) -> MatchedRule:
@@ -343,11 +358,13 @@ class PolicySet:
     def evaluate(self, request: PolicyRequest) -> Decision:
         """Decide one call. Pure apart from ``realpath`` on path arguments."""
         hints = explicit_hints(request.annotations)
+        effective = _effective_from(hints)
+        ctx = EvalContext(request.arguments, request.cwd)
+        identity, groups = request.identity, request.groups
         matched = [
             r
             for r in self.candidates(request.upstream, request.tool)
-            if r.matches_caller(hints, request.identity, request.groups)
-            and r.matches_arguments(request.arguments, request.cwd)
+            if r.matches_caller(effective, identity, groups) and r.matches_arguments(ctx)
         ]
         fallback: str | None = None
         if matched:
@@ -381,9 +398,11 @@ class PolicySet:
         groups: tuple[str, ...] = (),
     ) -> bool:
         """True when the tool is denied outright for this caller, whatever the arguments (hide it from lists)."""
-        hints = explicit_hints(annotations)
+        effective = effective_hints(annotations)
         return any(
-            r.spec.decision == "deny" and not r.has_argument_conditions and r.matches_caller(hints, identity, groups)
+            r.spec.decision == "deny"
+            and not r.has_argument_conditions
+            and r.matches_caller(effective, identity, groups)
             for r in self.candidates(upstream, tool)
         )
 

@@ -153,7 +153,7 @@ class Telemetry:
             protocol_version=protocol_version,
             transport=transport,
         )
-        return self._span(span_name(method, target), SpanKind.SERVER, attrs, _extract(meta))
+        return self._span(self._tracer, span_name(method, target), SpanKind.SERVER, attrs, _extract(meta))
 
     def upstream_span(
         self,
@@ -178,7 +178,7 @@ class Telemetry:
             transport=transport,
         )
         attrs["mcp_gateway.upstream"] = upstream
-        return self._span(span_name(method, target), SpanKind.CLIENT, attrs, None)
+        return self._span(self._tracer, span_name(method, target), SpanKind.CLIENT, attrs, None)
 
     def child_span(
         self,
@@ -196,14 +196,14 @@ class Telemetry:
             return _NOOP_SPAN
         attrs = flatten_fields({**(attributes or {}), **more}, max_length=self._max_len)
         span_kind = SpanKind.CLIENT if kind == "client" else SpanKind.INTERNAL
-        return self._span(name, span_kind, attrs, None)
+        return self._span(self._tracer, name, span_kind, attrs, None)
 
+    @staticmethod
     @contextmanager
     def _span(
-        self, name: str, kind: SpanKind, attrs: dict[str, AttributeValue], context: Context | None
+        tracer: Tracer, name: str, kind: SpanKind, attrs: dict[str, AttributeValue], context: Context | None
     ) -> Iterator[Span]:
-        assert self._tracer is not None  # noqa: S101 - callers check; narrows the type
-        with self._tracer.start_as_current_span(
+        with tracer.start_as_current_span(
             name,
             context=context,
             kind=kind,

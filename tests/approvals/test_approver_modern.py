@@ -58,7 +58,7 @@ async def test_two_rounds_allow_once(approver: Approver) -> None:
     assert "password: ***" in request.params.message and "pw-123" not in request.params.message
     assert request.params.requested_schema["properties"]["decision"]["type"] == "string"
     assert first.request_state is not None and first.request_state.startswith("mgw1.")
-    assert sink.named("approval_requested")[0]["channel"] == "input_required"
+    assert sink.named("approval_requested")[0]["channel"] == "input-required"
     # the wire form round-trips (what a real client would send back)
     types.InputRequiredResult.model_validate(first.model_dump(by_alias=True, mode="json"))
 

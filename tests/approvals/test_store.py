@@ -171,6 +171,7 @@ async def test_concurrent_writers_in_threads_and_tasks(tmp_path: Path) -> None:
     assert (await store.breaker("shared")).consecutive == 100
 
 
+@pytest.mark.slow
 async def test_second_process_writes_are_seen(tmp_path: Path) -> None:
     """Another process (as the CLI would be) writing to the same file while this one writes too."""
     store = await _store(tmp_path)

@@ -28,7 +28,7 @@ def stepping_clock(start: datetime = START, step: timedelta = timedelta(millisec
 
 def all_lines(directory: Path) -> list[tuple[Path, bytes]]:
     """(file, line bytes with newline) for every line of every file, in order."""
-    out = []
+    out: list[tuple[Path, bytes]] = []
     for path in list_files(directory):
         out.extend((path, line) for line in path.read_bytes().splitlines(keepends=True))
     return out

@@ -26,7 +26,7 @@ def session_dir(tmp_path: Path) -> Path:
 
 
 def run(*args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, ["audit", *args])
+    result = runner.invoke(app, ["audit", *args], env={"COLUMNS": "300"})
     return result.exit_code, result.stdout, result.stderr
 
 
@@ -107,7 +107,7 @@ def test_export_jsonl_and_csv(session_dir: Path, tmp_path: Path) -> None:
     code, out, _ = run(
         "export", "--format", "jsonl", "--session", "s1", "--output", str(target), "--audit-dir", str(session_dir)
     )
-    assert code == 0 and "exported 27 records" in out
+    assert code == 0 and "exported 20 records" in out
     original = b"".join(line for _, line in all_lines(session_dir))
     assert original.startswith(target.read_bytes())  # byte-exact copies (all but audit_closed, which has no session)
     code, out, _ = run("export", "--format", "csv", "--event", "tool_decision", "--audit-dir", str(session_dir))

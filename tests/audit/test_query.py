@@ -45,6 +45,10 @@ def test_query_filters_combine(generated: Path) -> None:
         if r.get("upstream") == "files" and r.get("tool") == "write_file" and r.get("decision") == "deny"
     ]
     assert [r["seq"] for r in found] == [r["seq"] for r in brute]
+    # Matches point at the exact stored line (file and 1-based line number).
+    for m in query(generated, RecordFilter(text="APPROVAL_ANSWERED")):
+        assert m.line.path.read_bytes().splitlines()[m.line.line_no - 1] == m.line.data
+        assert m.record["event"] == "approval_answered"
 
 
 def test_query_session_identity_event_and_text(generated: Path) -> None:

@@ -34,7 +34,8 @@ def _replace_field(line: bytes, key: str, value: object, *, rehash: bool) -> byt
     body = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode()
     if rehash:
         return seal(body) + b"\n"
-    return body[:-1] + b',"hash":"' + json.loads(line)["hash"].encode() + b'"}\n'
+    old_hash: str = json.loads(line)["hash"]
+    return body[:-1] + b',"hash":"' + old_hash.encode() + b'"}\n'
 
 
 async def test_clean_log_verifies(log_dir: Path) -> None:

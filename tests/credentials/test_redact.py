@@ -12,7 +12,7 @@ import pytest
 from gateway.credentials import Redactor, structlog_processor
 from gateway.credentials.redact import secret_forms
 
-SECRET = "ghp_Ab+/c=d?&e f\"g\\h~é"  # chosen so every encoding differs from the raw value
+SECRET = 'ghp_Ab+/c=d?&e f"g\\h~é'  # chosen so every encoding differs from the raw value
 MARK = "[secret:github-token]"
 
 

@@ -58,7 +58,9 @@ async def test_resolve_values_names_every_missing_credential() -> None:
 
 
 async def test_single_missing_credential_keeps_store_message() -> None:
-    with pytest.raises(CredentialError, match=r"Credential 'gone' is not set\. Store it with: mcp-gateway creds set gone"):
+    with pytest.raises(
+        CredentialError, match=r"Credential 'gone' is not set\. Store it with: mcp-gateway creds set gone"
+    ):
         await resolve_values({"X": SecretRef(secret="gone")}, store_with())
 
 
@@ -71,7 +73,9 @@ def test_child_env_is_an_allow_list() -> None:
         "AWS_SECRET_ACCESS_KEY": "nope",
         "EXTRA_NEEDED": "yes",
     }
-    env = build_child_env({"GITHUB_TOKEN": "ghp_x", "PATH": "/opt/bin"}, ["EXTRA_NEEDED", "NOT_SET"], environ=gateway_env)
+    env = build_child_env(
+        {"GITHUB_TOKEN": "ghp_x", "PATH": "/opt/bin"}, ["EXTRA_NEEDED", "NOT_SET"], environ=gateway_env
+    )
     assert env == {
         "PATH": "/opt/bin",  # config wins
         "HOME": "/home/me",
@@ -97,7 +101,7 @@ def test_strip_hidden_arguments_returns_new_schema() -> None:
     }
     out = strip_hidden_arguments(schema, ["token", "org"])
     assert out == {"type": "object", "properties": {"repo": {"type": "string"}}, "required": ["repo"]}
-    assert "token" in schema["properties"] and schema["required"] == ["repo", "token"]  # type: ignore[operator]
+    assert "token" in schema["properties"] and schema["required"] == ["repo", "token"]
     only_hidden = strip_hidden_arguments({"type": "object", "properties": {"t": {}}, "required": ["t"]}, ["t"])
     assert only_hidden == {"type": "object", "properties": {}}
 

@@ -41,6 +41,8 @@ def test_appends_and_keeps_comments(tmp_path: Path) -> None:
         other = PolicyRequest(upstream="fs", tool="write_file", arguments=changed, identity="me")
         assert ps.evaluate(other).source != "rule", changed
     assert ps.evaluate(PolicyRequest(upstream="fs", tool="write_file", arguments=exact.arguments)).source != "rule"
+    other_id = append_always_rule(path, "fs", "write_file", {"path": "a.txt", "mode": 1}, identity="you")
+    assert other_id != rid, "another identity's always-rule must not be deduplicated away"
 
 
 def test_dedup_and_create(tmp_path: Path) -> None:
