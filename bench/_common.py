@@ -8,12 +8,17 @@ from __future__ import annotations
 import statistics
 import threading
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import psutil
+from rich import box
 from rich.console import Console
+from rich.table import Table
 
 __all__ = [
+    "Row",
     "TreeSampler",
+    "compare_table",
     "child_pids",
     "fmt",
     "make_console",
@@ -145,3 +150,32 @@ def new_children(before: Iterable[int]) -> list[int]:
 def child_pids() -> set[int]:
     """PIDs of this process's direct children."""
     return {p.pid for p in psutil.Process().children()}
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of a direct-vs-gateway table. ``added_scale`` converts (b - a) to the unit in ``added_unit``."""
+
+    metric: str
+    a: float
+    b: float
+    digits: int = 2
+    added_unit: str = "ms"
+    added_scale: float = 1.0
+    target: str = ""
+
+
+def compare_table(title: str, rows: Sequence[Row], a_label: str = "direct", b_label: str = "via gateway") -> Table:
+    """A rich table: metric, a, b, ratio (b/a), added ((b - a) scaled, with its unit) and a target verdict."""
+    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
+    table.add_column("metric")
+    table.add_column(a_label, justify="right")
+    table.add_column(b_label, justify="right")
+    table.add_column("ratio", justify="right")
+    table.add_column("added", justify="right")
+    table.add_column("target")
+    for row in rows:
+        ratio = row.b / row.a if row.a else float("nan")
+        added = "" if not row.added_unit else f"{fmt((row.b - row.a) * row.added_scale)} {row.added_unit}"
+        table.add_row(row.metric, fmt(row.a, row.digits), fmt(row.b, row.digits), f"{fmt(ratio)}x", added, row.target)
+    return table

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+pytest_plugins = ["tests.support.secret_service", "tests.support.otlp_receiver"]
+
 
 @pytest.fixture(scope="session")
 def anyio_backend() -> str:

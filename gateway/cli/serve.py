@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import signal
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import anyio
 import structlog
@@ -12,6 +13,10 @@ import typer
 
 from gateway.cli.common import AuditDirOption, ConfigOption, fail, load_or_exit
 from gateway.errors import ConfigError
+
+if TYPE_CHECKING:
+    from gateway.config.loader import LoadedConfig
+    from gateway.runtime import Gateway
 
 log = structlog.get_logger("gateway.serve")
 
@@ -58,14 +63,21 @@ def serve(
         pass
 
 
-async def _serve(loaded, policies, listen, audit_dir, assemble, log_opts) -> None:  # type: ignore[no-untyped-def]
+async def _serve(
+    loaded: LoadedConfig,
+    policies: Path | None,
+    listen: tuple[str, int] | None,
+    audit_dir: Path | None,
+    assemble: Callable[..., Awaitable[Gateway]],
+    log_opts: tuple[str, Literal["console", "json"]],
+) -> None:
     from gateway.credentials.redact import structlog_processor
     from gateway.front.http import serve_http
     from gateway.front.stdio import serve_stdio
     from gateway.logging import configure_logging
 
     parts = await assemble(loaded, policies_dir=policies, audit_dir=audit_dir)
-    configure_logging(*log_opts, redact=structlog_processor(parts.redactor))
+    configure_logging(log_opts[0], log_opts[1], redact=structlog_processor(parts.redactor))
     async with parts.running() as gateway, anyio.create_task_group() as tg:
         tg.start_soon(_signals, tg.cancel_scope)
         tg.start_soon(_report_startup, gateway)
@@ -98,7 +110,7 @@ async def _signals(scope: anyio.CancelScope) -> None:
             return
 
 
-async def _report_startup(gateway) -> None:  # type: ignore[no-untyped-def]
+async def _report_startup(gateway: Gateway) -> None:
     limit = max((u.startup_timeout for u in gateway.config.file.upstreams.values()), default=1.0) + 1
     await gateway.pool.wait_settled(limit)
     for name, info in gateway.pool.status().items():

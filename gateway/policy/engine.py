@@ -238,6 +238,14 @@ class CompiledRule:
         group_re = self.group_re
         return group_re is None or any(group_re.match(g) is not None for g in groups)
 
+    def names_possible(self, names: tuple[str, ...]) -> bool:
+        """Could the argument conditions hold for a call with these (lower-cased) argument names?"""
+        for matcher in self.arguments:
+            if matcher.present is not False and not any(matcher.names_match(n) for n in names):
+                return False
+        closed = self.closed_names
+        return closed is None or all(any(c.names_match(n) for c in closed) for n in names)
+
     def matches_arguments(self, ctx: EvalContext) -> bool:
         if self.closed_names is not None:
             names = self.closed_names
@@ -326,6 +334,8 @@ class PolicySet:
                     self._by_tool.setdefault(name, []).append(rule)
         # (upstream, tool) -> rules whose upstream/tool globs match; the set of tools is small, so this pays off.
         self._candidates: dict[tuple[str, str], tuple[CompiledRule, ...]] = {}
+        # ... narrowed further by the argument names present (rules needing an absent argument can't match).
+        self._by_names: dict[tuple[str, str, tuple[str, ...]], tuple[CompiledRule, ...]] = {}
         self._mode_cache: dict[tuple[str, str], ApprovalMode] = {}
 
     def __len__(self) -> int:
@@ -341,6 +351,16 @@ class PolicySet:
             if len(self._candidates) >= _CACHE_LIMIT:
                 self._candidates.clear()
             self._candidates[key] = found
+        return found
+
+    def _candidates_for_names(self, upstream: str, tool: str, names: tuple[str, ...]) -> tuple[CompiledRule, ...]:
+        key = (upstream, tool, names)
+        found = self._by_names.get(key)
+        if found is None:
+            found = tuple(r for r in self.candidates(upstream, tool) if r.names_possible(names))
+            if len(self._by_names) >= _CACHE_LIMIT:
+                self._by_names.clear()
+            self._by_names[key] = found
         return found
 
     def mode_for(self, upstream: str, tool: str) -> ApprovalMode:
@@ -361,9 +381,10 @@ class PolicySet:
         effective = _effective_from(hints)
         ctx = EvalContext(request.arguments, request.cwd)
         identity, groups = request.identity, request.groups
+        names = tuple(sorted({k for k, _ in ctx.items}))
         matched = [
             r
-            for r in self.candidates(request.upstream, request.tool)
+            for r in self._candidates_for_names(request.upstream, request.tool, names)
             if r.matches_caller(effective, identity, groups) and r.matches_arguments(ctx)
         ]
         fallback: str | None = None

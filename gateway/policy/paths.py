@@ -12,6 +12,7 @@ import fnmatch
 import os
 import re
 import sys
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import unquote, urlsplit
@@ -46,12 +47,30 @@ def normalize_path(value: str, cwd: str | None) -> str | None:
     path = os.path.expanduser(value)
     if not os.path.isabs(path):
         path = os.path.join(cwd or os.getcwd(), path)
+    return _fold(_realpath(path))
+
+
+_RESOLVE_TTL = 2.0
+_RESOLVE_LIMIT = 4096
+_resolved: dict[str, tuple[float, str]] = {}
+
+
+def _realpath(path: str) -> str:
+    # realpath costs one lstat per component (tens of microseconds); models repeat paths, so keep results for
+    # a couple of seconds. A symlink swapped after the check is a race the gateway cannot close anyway.
+    now = time.monotonic()
+    hit = _resolved.get(path)
+    if hit is not None and hit[0] > now:
+        return hit[1]
     try:
         resolved = os.path.realpath(path)
     except (OSError, ValueError):
         # A symlink loop or an unencodable name: fall back to the lexical form so ".." still collapses.
         resolved = os.path.normpath(path)
-    return _fold(resolved)
+    if len(_resolved) >= _RESOLVE_LIMIT:
+        _resolved.clear()
+    _resolved[path] = (now + _RESOLVE_TTL, resolved)
+    return resolved
 
 
 @lru_cache(maxsize=4096)

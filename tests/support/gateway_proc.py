@@ -111,15 +111,29 @@ def time_upstream(**overrides: Any) -> dict[str, Any]:
     return {"command": TIME_BIN, "args": ["--local-timezone", "UTC"], **overrides}
 
 
+ALLOW_ALL_POLICY = "default_decision: allow\n"
+
+
 def write_config(
-    path: Path, upstreams: dict[str, dict[str, Any]], gateway: dict[str, Any] | None = None
+    path: Path,
+    upstreams: dict[str, dict[str, Any]],
+    gateway: dict[str, Any] | None = None,
+    *,
+    policy: str | None = ALLOW_ALL_POLICY,
 ) -> Path:
-    """Write ``upstreams.yaml`` at ``path``; state_dir defaults to ``<path's dir>/state``."""
+    """Write ``upstreams.yaml`` at ``path``; state_dir defaults to ``<path's dir>/state``.
+
+    ``policy`` goes to ``policies/test.yaml`` beside it: by default every call is allowed, so the core tests
+    exercise forwarding rather than approvals (those have their own tests).
+    """
     settings = {"state_dir": str(path.parent / "state"), **(gateway or {})}
     yaml = YAML()
     buf = io.StringIO()
     yaml.dump({"gateway": settings, "upstreams": upstreams}, buf)
     path.write_text(buf.getvalue(), encoding="utf-8")
+    if policy is not None:
+        (path.parent / "policies").mkdir(exist_ok=True)
+        (path.parent / "policies" / "test.yaml").write_text(policy, encoding="utf-8")
     return path
 
 
