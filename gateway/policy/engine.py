@@ -82,15 +82,18 @@ Annotations = Mapping[str, Any] | types.ToolAnnotations | None
 
 def explicit_hints(annotations: Annotations) -> dict[str, bool]:
     """The hints a tool actually declares (camelCase keys); snake_case dict keys are accepted too."""
-    if annotations is None:
+    if not annotations:
         return {}
     out: dict[str, bool] = {}
+    is_map = isinstance(annotations, Mapping)
     for camel, snake in _HINT_ATTRS.items():
-        if isinstance(annotations, Mapping):
-            value = annotations.get(camel, annotations.get(snake))
+        if is_map:
+            value = annotations.get(camel)  # type: ignore[union-attr]
+            if value is None:
+                value = annotations.get(snake)  # type: ignore[union-attr]
         else:
             value = getattr(annotations, snake, None)
-        if isinstance(value, bool):
+        if value is True or value is False:
             out[camel] = value
     return out
 
@@ -196,6 +199,7 @@ class CompiledRule:
     arguments: tuple[ArgumentMatcher, ...]
     closed_names: tuple[ArgumentMatcher, ...] | None
     hint_items: tuple[tuple[str, bool], ...]
+    report: MatchedRule
 
     @classmethod
     def compile(cls, spec: RuleSpec, file: str) -> CompiledRule:
@@ -215,6 +219,7 @@ class CompiledRule:
             arguments=args,
             closed_names=args if m.no_other_arguments else None,
             hint_items=tuple(m.annotations.items()),
+            report=MatchedRule(spec.id, spec.decision, spec.justification, file),
         )
 
     @property
@@ -265,7 +270,7 @@ class CompiledRule:
         )
 
     def reported(self) -> MatchedRule:
-        return MatchedRule(self.spec.id, self.spec.decision, self.spec.justification, self.file)
+        return self.report
 
 
 @dataclass(frozen=True, slots=True)

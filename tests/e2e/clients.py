@@ -14,7 +14,7 @@ from mcp.client import ClientRequestContext
 
 from tests.support.gateway_proc import GATEWAY_BIN
 
-__all__ = ["ERAS", "Recorder", "connect", "stdio_params", "tool_names"]
+__all__ = ["ERAS", "Recorder", "connect", "stdio_params", "tool_names", "wait_for_tools"]
 
 # Every client test runs in both protocol eras: the 2025-11-25 handshake and the sessionless 2026-07-28.
 ERAS = ["legacy", "2026-07-28"]
@@ -81,3 +81,13 @@ async def tool_names(client: Client) -> list[str]:
         cursor = page.next_cursor
         if cursor is None:
             return names
+
+
+async def wait_for_tools(client: Client, prefixes: list[str], timeout: float = 30.0) -> list[str]:
+    """Poll tools/list until every upstream prefix has tools (upstreams start in the background)."""
+    with anyio.fail_after(timeout):
+        while True:
+            names = await tool_names(client)
+            if all(any(n.startswith(p + "__") for n in names) for p in prefixes):
+                return names
+            await anyio.sleep(0.1)
