@@ -174,12 +174,12 @@ def render(result: ModeResult, console: Console) -> None:
     ]
     r = result.direct
     title = (
-        f"mode {result.mode}: {len(r.calls)} sequential calls, {len(r.lists)} lists, "
-        f"{r.tput_calls} calls at 16 in flight, {len(r.bigs)} x 100 kB, {len(r.startup)} startup(s) per target"
+        f"mode {result.mode}: {len(r.calls)} calls, {len(r.lists)} lists, {r.tput_calls} calls in flight, "
+        f"{len(r.bigs)} x 100 kB, {len(r.startup)} startup(s)"
     )
     console.print(compare_table(title, rows))
     for ok, text in verdicts.values():
-        console.print(f"{'PASS' if ok else 'MISS'}  [{result.mode}] {text}")
+        console.print(f"{'PASS' if ok else 'MISS'}  {result.mode}: {text}", markup=False, highlight=False)
 
 
 @dataclass
@@ -208,7 +208,17 @@ def gateway_command() -> list[str]:
 
 
 def write_config(directory: Path) -> Path:
-    """An ``upstreams.yaml`` with the fixture as the only upstream, names unprefixed, state kept in ``directory``."""
+    """An ``upstreams.yaml`` with the fixture as the only upstream, names unprefixed, state kept in ``directory``.
+
+    Beside it, ``policies/``: the repo's policies (so every rule is still evaluated, as in real use) plus an
+    ``approve`` approval mode for the fixture, so calls the defaults would hold for a person (``big``) just run.
+    """
+    policies = directory / "policies"
+    policies.mkdir()
+    for source in sorted((REPO / "policies").glob("*.y*ml")):
+        shutil.copy(source, policies / source.name)
+    trust = {"approval_modes": [{"upstream": "fx", "mode": "approve"}]}
+    (policies / "zz-bench-trust.yaml").write_text(json.dumps(trust), encoding="utf-8")
     cfg = {
         "gateway": {"state_dir": str(directory / "state")},
         "upstreams": {"fx": {"command": sys.executable, "args": [str(FIXTURE)], "prefix": "none"}},
@@ -379,7 +389,7 @@ def main(argv: list[str] | None = None) -> int:
             results.append(anyio.run(run_mode, mode, plan, gateway_cmd, sampler))
     for result in results:
         render(result, console)
-    console.print(f"[dim]total {time.perf_counter() - started:.1f} s; plan {asdict(plan)}[/dim]")
+    console.print(f"total {time.perf_counter() - started:.1f} s; {'quick' if args.quick else 'full'} plan", style="dim")
     if args.json is not None:
         args.json.write_text(json.dumps([r.to_json() for r in results], indent=2), encoding="utf-8")
     return 0

@@ -35,7 +35,7 @@ def _rule(i: int, rng: random.Random) -> dict[str, Any]:
     elif kind == 3:
         match["arguments"] = {"command": {"command_prefix": [["git", "push", "--force"], ["rm", "-rf"]]}}
     elif kind == 4:
-        match["arguments"] = {"q": {"regex": f"^select .* from t{i}$"}}
+        match["arguments"] = {"q": {"regex": f"^find .* in t{i}$"}}
     return {
         "id": f"rule-{i}",
         "match": match,
@@ -58,7 +58,7 @@ def requests(rng: random.Random, count: int) -> list[PolicyRequest]:
         {"url": "http://0x7f000001/admin"},
         {"url": "https://example.com/x"},
         {"command": "git add . && git push --force"},
-        {"q": "select a from t4"},
+        {"q": "find a in t4"},
         {},
     ]
     return [

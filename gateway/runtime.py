@@ -22,6 +22,7 @@ from gateway.front.server import FrontServer
 from gateway.front.sessions import ClientSession
 from gateway.intercept.call import EventSink, Identity, NullEventSink
 from gateway.intercept.chain import Step
+from gateway.telemetry import Telemetry
 from gateway.upstreams.catalog import ToolRoute
 from gateway.upstreams.pool import UpstreamPool
 from gateway.upstreams.secrets import SecretResolver
@@ -65,7 +66,7 @@ class Gateway:
         self.background: list[Callable[[], Coroutine[Any, Any, None]]] = []
         self.closers: list[Callable[[], Awaitable[Any]]] = []
         self.redactor: Any = None
-        self.telemetry: Any = None
+        self.telemetry: Telemetry = Telemetry.disabled()
 
     # -- hooks the front uses ---------------------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ from gateway.front.bridge import DownstreamChannel, LegacyAsker, ParkedCall, Par
 from gateway.front.sessions import ClientSession, SessionTracker
 from gateway.intercept.call import ToolCall
 from gateway.intercept.chain import CallResult, compose
+from gateway.telemetry import mark_tool_error
 from gateway.upstreams.asker import Asker, NoAsker
 from gateway.upstreams.catalog import ToolRoute
 
@@ -142,8 +143,25 @@ class FrontServer:
     async def call_tool(
         self, ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
     ) -> types.CallToolResult | types.InputRequiredResult:
+        session = await self.sessions.get(ctx)
+        with self.gw.telemetry.request_span(
+            "tools/call",
+            params.name,
+            session_id=session.id,
+            request_id=ctx.request_id,
+            protocol_version=ctx.protocol_version,
+            transport="pipe" if self.transport == "stdio" else "tcp",
+            meta=params.meta,
+        ) as span:
+            result = await self._call_tool(ctx, session, params)
+            if isinstance(result, types.CallToolResult) and result.is_error:
+                mark_tool_error(span)
+            return result
+
+    async def _call_tool(
+        self, ctx: ServerRequestContext[Any], session: ClientSession, params: types.CallToolRequestParams
+    ) -> types.CallToolResult | types.InputRequiredResult:
         try:
-            session = await self.sessions.get(ctx)
             route = self._route(session, params.name)
             binding = (session.id, session.identity.name, params.name)
             if is_modern(ctx):
@@ -198,8 +216,12 @@ class FrontServer:
             events=self.gw.events,
         )
 
+        tel = self.gw.telemetry
+
         async def forward(c: ToolCall) -> CallResult:
-            result = await self.gw.pool.get(c.upstream).call_tool(c.tool, c.arguments, asker=asker, meta=c.meta)
+            with tel.upstream_span("tools/call", c.tool, upstream=c.upstream, session_id=c.session_id):
+                up_meta = tel.inject_meta(c.meta) if tel.enabled else c.meta
+                result = await self.gw.pool.get(c.upstream).call_tool(c.tool, c.arguments, asker=asker, meta=up_meta)
             return _strip_server_info(result)
 
         chain = compose(self.gw.steps, forward)

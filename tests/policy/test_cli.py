@@ -37,7 +37,9 @@ def pol(tmp_path: Path) -> Path:
 
 
 def test_check_json(pol: Path) -> None:
-    result = runner.invoke(app, ["policy", "check", "fs", "write", "--args", '{"path": "/etc/passwd"}', "-p", str(pol), "--json"])
+    result = runner.invoke(
+        app, ["policy", "check", "fs", "write", "--args", '{"path": "/etc/passwd"}', "-p", str(pol), "--json"]
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["decision"] == "deny" and data["source"] == "rule"
@@ -58,7 +60,9 @@ def test_check_human_shows_rules_and_fallback(pol: Path) -> None:
 
 def test_check_identity_and_groups(tmp_path: Path) -> None:
     d = tmp_path / "p"
-    write_policy(d, "a.yaml", {"rules": [{"id": "ops", "match": {"group": "ops"}, "decision": "allow", "justification": "j"}]})
+    write_policy(
+        d, "a.yaml", {"rules": [{"id": "ops", "match": {"group": "ops"}, "decision": "allow", "justification": "j"}]}
+    )
     base = ["policy", "check", "u", "t", "-p", str(d), "--json", "--identity", "al"]
     assert json.loads(runner.invoke(app, [*base, "--group", "ops"]).stdout)["decision"] == "allow"
     assert json.loads(runner.invoke(app, [*base, "--group", "dev"]).stdout)["decision"] == "prompt"
@@ -79,7 +83,9 @@ def test_check_bad_policy_fails(tmp_path: Path) -> None:
 def test_default_dir_beside_config(tmp_path: Path, pol: Path) -> None:
     config = pol.parent / "upstreams.yaml"
     config.write_text("upstreams: {}\n")
-    result = runner.invoke(app, ["policy", "check", "fs", "w", "--args", '{"path": "/etc/a"}', "-c", str(config), "--json"])
+    result = runner.invoke(
+        app, ["policy", "check", "fs", "w", "--args", '{"path": "/etc/a"}', "-c", str(config), "--json"]
+    )
     assert json.loads(result.stdout)["decision"] == "deny"
 
 

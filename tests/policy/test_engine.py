@@ -151,7 +151,7 @@ def test_annotation_fallback_table(read_only: bool | None, destructive: bool | N
 
 
 def test_tool_annotations_model_accepted() -> None:
-    ann = types.ToolAnnotations(readOnlyHint=True, destructiveHint=True)
+    ann = types.ToolAnnotations(read_only_hint=True, destructive_hint=True)
     d = PolicySet().evaluate(req(annotations=ann))
     assert d.decision == "prompt" and "destructiveHint" in d.justification
 
@@ -230,7 +230,7 @@ def test_from_call() -> None:
         tool="read",
         exposed_name="fs__read",
         arguments={"path": "x"},
-        annotations=types.ToolAnnotations(readOnlyHint=True),
+        annotations=types.ToolAnnotations(read_only_hint=True),
         upstream_cwd="/srv",
     )
     r = PolicyRequest.from_call(call)

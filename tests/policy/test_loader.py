@@ -126,7 +126,9 @@ def test_shipped_policies_lint_clean() -> None:
         ("unknown", None, {}, "prompt"),
     ],
 )
-def test_shipped_policy_decisions(tool: str, hints: dict[str, bool] | None, arguments: dict[str, str], expected: str) -> None:
+def test_shipped_policy_decisions(
+    tool: str, hints: dict[str, bool] | None, arguments: dict[str, str], expected: str
+) -> None:
     ps = load_policies(REPO_POLICIES)
     d = ps.evaluate(PolicyRequest(upstream="any", tool=tool, annotations=hints, arguments=arguments, cwd="/work/proj"))
     assert d.decision == expected, d

@@ -66,7 +66,9 @@ requests = st.builds(
         st.sampled_from(["a", "b", 1, "/etc/passwd", "/work/.git/x", "http://10.0.0.1", "http://example.com", "x.py"]),
         max_size=3,
     ),
-    st.one_of(st.none(), st.dictionaries(st.sampled_from(["readOnlyHint", "destructiveHint", "openWorldHint"]), st.booleans())),
+    st.one_of(
+        st.none(), st.dictionaries(st.sampled_from(["readOnlyHint", "destructiveHint", "openWorldHint"]), st.booleans())
+    ),
     st.sampled_from(["alice", "bob", ""]),
 )
 
@@ -80,7 +82,9 @@ def build(files: list[list[dict[str, Any]]], modes: list[dict[str, Any]], defaul
             specs.append(RuleSpec.model_validate({**r, "id": f"r{n}"}))
             n += 1
         spec = PolicyFile(rules=specs, approval_modes=modes if i == 0 else [], default_decision=default)  # type: ignore[arg-type]
-        loaded.append(_LoadedFile(Path(f"f{i}.yaml"), spec, tuple(CompiledRule.compile(s, f"f{i}.yaml") for s in specs)))
+        loaded.append(
+            _LoadedFile(Path(f"f{i}.yaml"), spec, tuple(CompiledRule.compile(s, f"f{i}.yaml") for s in specs))
+        )
     return _merge(loaded)
 
 
