@@ -10,11 +10,7 @@ These functions block (file I/O, lock waits): from async code call them via ``an
 
 from __future__ import annotations
 
-import contextlib
 import io
-import os
-import stat
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +23,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import CommentMark, YAMLError
 from ruamel.yaml.tokens import CommentToken
 
+from gateway._files import atomic_write_text
 from gateway.config.loader import LoadedConfig, validate_config_data
 from gateway.errors import ConfigError
 
@@ -172,45 +169,6 @@ def _guess_indent(text: str) -> tuple[int, int]:
             break
         parent = column
     return mapping or 2, 2 if offset is None else offset
-
-
-def atomic_write_text(path: Path, text: str, *, mode: int | None = None) -> None:
-    """Replace ``path`` with ``text`` atomically: temp file in the same folder, fsync, ``os.replace``.
-
-    The new file keeps the old file's permissions (or ``mode``; new files default to 0o600).
-    """
-    if mode is None:
-        try:
-            mode = stat.S_IMODE(path.stat().st_mode)
-        except FileNotFoundError:
-            mode = 0o600
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp_name, mode)
-        os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    # Makes the rename itself durable. Some filesystems refuse to fsync a directory; the data is already safe then.
-    try:
-        dir_fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        return
-    finally:
-        os.close(dir_fd)
 
 
 def to_yaml_node(value: Any) -> Any:

@@ -6,14 +6,11 @@ Comments and formatting survive (ruamel.yaml round-trip), concurrent writers are
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
 import io
 import json
-import os
 import re
-import tempfile
 from collections.abc import Mapping
 from functools import partial
 from pathlib import Path
@@ -26,6 +23,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
+from gateway._files import atomic_write_text
 from gateway.errors import ConfigError
 from gateway.policy.engine import CompiledRule
 from gateway.policy.models import RuleSpec
@@ -90,22 +88,6 @@ def _plain(data: Any) -> Any:
     return json.loads(json.dumps(data, default=str))
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
 def append_always_rule(
     path: Path,
     upstream: str,
@@ -152,7 +134,7 @@ def append_always_rule(
             rules.append(rule)
             buf = io.StringIO()
             yaml.dump(data, buf)
-            _write_atomic(path, buf.getvalue())
+            atomic_write_text(path, buf.getvalue())
     except Timeout:
         raise ConfigError(
             f"another process holds {path}.lock; try again, or delete the lock file if no gateway is running",

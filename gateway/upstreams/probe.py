@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import anyio
 import structlog
+
+from gateway._files import atomic_write_text
 
 __all__ = ["ProbeCache"]
 
@@ -55,16 +55,4 @@ class ProbeCache:
                 return
             data[name] = {"identity": identity, "protocol": protocol}
             if self._path is not None:
-                await anyio.to_thread.run_sync(_write_atomic, self._path, json.dumps(data, indent=1))
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".protocols-")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except OSError:
-        os.unlink(tmp)
-        raise
+                await anyio.to_thread.run_sync(atomic_write_text, self._path, json.dumps(data, indent=1))

@@ -1,0 +1,57 @@
+"""Smoke test: ``bench/bench_core.py --quick --mode legacy`` runs end to end and prints a full table with numbers."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+METRICS = [
+    "startup to first tools/list (s)",
+    "tools/list median (ms)",
+    "call p50 (ms)",
+    "call p99 (ms)",
+    "throughput, 16 in flight (calls/s)",
+    "100 kB result median (ms)",
+    "server CPU per call (ms)",
+    "peak RSS of server tree (MB)",
+]
+NUMBER = r"-?\d+(?:\.\d+)?"
+
+
+@pytest.mark.slow
+def test_quick_legacy_run_prints_every_metric_with_numbers(tmp_path: Path) -> None:
+    out_json = tmp_path / "result.json"
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "bench_core.py"), "--quick", "--mode", "legacy", "--json", str(out_json)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = proc.stdout.splitlines()
+    for metric in METRICS:
+        row = next((line for line in lines if metric in line), None)
+        assert row is not None, f"no row for {metric!r} in:\n{proc.stdout}"
+        cells = row.split(metric, 1)[1]
+        # direct, via gateway and ratio are numbers (not '-' for a phase that measured nothing)
+        assert re.match(rf"\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}x", cells), f"no numbers in row: {row!r}"
+    assert re.search(r"^(PASS|MISS)\s+legacy: p50 added latency per call", proc.stdout, re.M), proc.stdout
+    assert re.search(r"^(PASS|MISS)\s+legacy: throughput at 16 in flight", proc.stdout, re.M), proc.stdout
+
+    [result] = json.loads(out_json.read_text(encoding="utf-8"))
+    assert result["mode"] == "legacy"
+    for side in ("direct", "gateway"):
+        summary = result[side]
+        assert summary["call_p50_ms"] > 0 and summary["throughput_cps"] > 0, summary
+        assert summary["peak_rss_mb"] > 10, "RSS of a Python MCP server tree is well above 10 MB"
+    # the gateway tree holds the gateway plus its own copy of the fixture, so it must use more memory
+    assert result["gateway"]["peak_rss_mb"] > result["direct"]["peak_rss_mb"]
+    assert len(result["raw"]["direct"]["calls"]) == len(result["raw"]["gateway"]["calls"]) == 100

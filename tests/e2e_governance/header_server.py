@@ -1,0 +1,52 @@
+"""The fixture upstream over Streamable HTTP behind a header check: ``python header_server.py PORT``.
+
+Requests without ``X-Token: $EXPECT_TOKEN`` get 401, so a gateway can only use this upstream when it sends the
+resolved credential. Every X-Token value seen is appended to ``$HEADER_RECORD`` (one per line) as proof.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from tests.upstreams.fixture_server import build_server  # noqa: E402
+
+Scope = dict[str, Any]
+
+
+class RequireHeader:
+    """ASGI middleware: HTTP requests must carry the expected X-Token (lifespan passes through)."""
+
+    def __init__(self, app: Any, expected: str, record: str | None) -> None:
+        self.app = app
+        self.expected = expected.encode()
+        self.record = record
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            token = dict(scope.get("headers", [])).get(b"x-token")
+            if self.record:
+                with open(self.record, "a", encoding="utf-8") as f:
+                    f.write((token or b"<none>").decode("utf-8", "replace") + "\n")
+            if token != self.expected:
+                await send({"type": "http.response.start", "status": 401, "headers": [(b"content-type", b"text/plain")]})
+                await send({"type": "http.response.body", "body": b"missing or wrong X-Token"})
+                return
+        await self.app(scope, receive, send)
+
+
+def main() -> None:
+    port = int(sys.argv[1])
+    inner = build_server().streamable_http_app(streamable_http_path="/mcp", host="127.0.0.1")
+    app = RequireHeader(inner, os.environ["EXPECT_TOKEN"], os.environ.get("HEADER_RECORD"))
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()
