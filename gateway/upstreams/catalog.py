@@ -11,6 +11,7 @@ import mcp_types as types
 import structlog
 
 from gateway.config.models import PREFIX_SEPARATOR, HttpUpstream, StdioUpstream
+from gateway.credentials.resolve import strip_hidden_arguments
 
 __all__ = ["Catalog", "ToolRoute", "build_catalog", "expose", "tool_visible"]
 
@@ -57,20 +58,6 @@ def tool_visible(spec: StdioUpstream | HttpUpstream, name: str) -> bool:
     return not any(fnmatch.fnmatchcase(name, p) for p in spec.disabled_tools)
 
 
-def strip_hidden(schema: dict[str, object], hidden: Iterable[str]) -> dict[str, object]:
-    hidden = set(hidden)
-    if not hidden:
-        return schema
-    out = dict(schema)
-    props = out.get("properties")
-    if isinstance(props, dict):
-        out["properties"] = {k: v for k, v in props.items() if k not in hidden}
-    req = out.get("required")
-    if isinstance(req, list):
-        out["required"] = [r for r in req if r not in hidden]
-    return out
-
-
 def _template_regex(uri_template: str) -> re.Pattern[str]:
     # RFC 6570 level 1 is what servers use in practice: {var} matches one path segment's worth of text.
     parts = re.split(r"(\{[^}]*\})", uri_template)
@@ -109,7 +96,7 @@ def build_catalog(views: Iterable[UpstreamView]) -> Catalog:
                     dropped=view.name,
                 )
                 continue
-            schema = strip_hidden(dict(tool.input_schema), hidden)
+            schema = strip_hidden_arguments(tool.input_schema, hidden) if hidden else tool.input_schema
             cat.tools[exposed] = ToolRoute(
                 view.name, tool.name, tool.model_copy(update={"name": exposed, "input_schema": schema})
             )
