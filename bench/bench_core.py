@@ -174,7 +174,7 @@ def render(result: ModeResult, console: Console) -> None:
     ]
     r = result.direct
     title = (
-        f"mode {result.mode}: {len(r.calls)} calls, {len(r.lists)} lists, {r.tput_calls} calls in flight, "
+        f"mode {result.mode}: {len(r.calls)} calls, {len(r.lists)} lists, {r.tput_calls} calls at 16 in flight, "
         f"{len(r.bigs)} x 100 kB, {len(r.startup)} startup(s)"
     )
     console.print(compare_table(title, rows))

@@ -114,8 +114,16 @@ async def assemble(
     def spec_of(name: str) -> Any:
         return gateway.pool.config.file.upstreams.get(name)
 
+    refs_cache: dict[int, dict[str, list[str]]] = {}
+
     def used_by(name: str) -> list[str]:
-        return sorted({ref.secret for ref in all_secret_refs(gateway.pool.config.file).get(name, [])})
+        file = gateway.pool.config.file
+        refs = refs_cache.get(id(file))
+        if refs is None:
+            refs_cache.clear()
+            refs = {up: sorted({r.secret for r in rs}) for up, rs in all_secret_refs(file).items()}
+            refs_cache[id(file)] = refs
+        return refs.get(name, [])
 
     steps: list[Step] = [
         Observe(audit_settings, telemetry),
@@ -145,6 +153,7 @@ async def assemble(
     gateway.redactor = redactor
     gateway.telemetry = telemetry
     gateway.background.append(lambda: _watch_credentials(gateway, store, redactor))
+    gateway.background.append(audit.run_flusher)
     if reload_poll:
         gateway.background.append(lambda: _watch_policies(gateway, holder, pdir, always_path, reload_poll))
     gateway.closers.extend([audit.aclose, telemetry.aclose])

@@ -77,6 +77,9 @@ class Approver:
         self.sealer = sealer
         self.settings = settings or ApprovalSettings()
         self._mask = self.settings.mask_regex()
+        # Sessions whose breaker is known closed with no denials: the hot path (allowed calls) skips the
+        # database. Anything else is read from the store, so `approvals resume` from another process is seen.
+        self._clean: set[str] = set()
 
     @classmethod
     async def open(cls, state_dir: Path, settings: ApprovalSettings | None = None) -> Approver:
@@ -95,17 +98,37 @@ class Approver:
 
     async def record_result(self, session_id: str, approved: bool) -> BreakerState:
         """Count an approval or denial (policy denials too) towards the session's circuit breaker."""
-        return await self.store.record_result(
+        if approved and session_id in self._clean:
+            return BreakerState(session_id=session_id)
+        self._clean.discard(session_id)
+        state = await self.store.record_result(
             session_id, approved=approved, threshold=self.settings.circuit_breaker_threshold
         )
+        self._note(state)
+        return state
+
+    async def breaker(self, session_id: str) -> BreakerState:
+        """The session's breaker state (from memory when known clean)."""
+        if session_id in self._clean:
+            return BreakerState(session_id=session_id)
+        state = await self.store.breaker(session_id)
+        self._note(state)
+        return state
+
+    def _note(self, state: BreakerState) -> None:
+        if not state.open and state.consecutive == 0:
+            self._clean.add(state.session_id)
+        else:
+            self._clean.discard(state.session_id)
 
     async def check_circuit(self, session_id: str) -> None:
         """Raise ``CircuitOpenError`` if the session is paused."""
-        state = await self.store.breaker(session_id)
+        state = await self.breaker(session_id)
         if state.open:
             raise self._circuit_error(state)
 
     async def resume(self, session_id: str) -> bool:
+        self._clean.discard(session_id)
         return await self.store.resume(session_id)
 
     # -- the flow ----------------------------------------------------------------------------------
@@ -130,7 +153,7 @@ class Approver:
             if retried is not None:
                 return await self._finish(call, ask, binding, retried)
 
-        breaker = await self.store.breaker(call.session_id)
+        breaker = await self.breaker(call.session_id)
         if breaker.open:
             resumed = await self._offer_resume(call, binding, breaker)
             if isinstance(resumed, types.InputRequiredResult):
@@ -172,7 +195,7 @@ class Approver:
             log.warning("resume elicitation failed", error=type(exc).__name__, call_id=call.call_id)
             raise self._circuit_error(state) from None
         if result.action == "accept" and (result.content or {}).get("resume") is True:
-            await self.store.resume(call.session_id)
+            await self.resume(call.session_id)
             await self._emit(call, "circuit_resumed", {"answered_by": "user via elicitation"})
             return None
         raise self._circuit_error(state)
@@ -205,10 +228,10 @@ class Approver:
         answer = _as_elicit_result(responses.get(key))
         if kind == "resume":
             if answer is not None and answer.action == "accept" and (answer.content or {}).get("resume") is True:
-                await self.store.resume(call.session_id)
+                await self.resume(call.session_id)
                 await self._emit(call, "circuit_resumed", {"answered_by": "user via elicitation"})
                 return None
-            raise self._circuit_error(await self.store.breaker(call.session_id))
+            raise self._circuit_error(await self.breaker(call.session_id))
         if kind != "approval":
             raise SealedStateError(detail="unknown state kind")
         waited = max(time.time() - float(payload.get("asked_at", time.time())), 0.0)

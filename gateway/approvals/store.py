@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import secrets
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -164,6 +165,8 @@ class ApprovalStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._ready = False
+        # One connection per worker thread, reused: opening one costs far more than the queries themselves.
+        self._local = threading.local()
 
     @classmethod
     def in_state_dir(cls, state_dir: Path) -> ApprovalStore:
@@ -173,15 +176,18 @@ class ApprovalStore:
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        conn = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None)
-        try:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
             conn.row_factory = sqlite3.Row
             conn.execute(f"PRAGMA busy_timeout = {int(_BUSY_TIMEOUT_S * 1000)}")
-            if not self._ready:
-                self._create(conn)
-            yield conn
-        finally:
-            conn.close()
+            # WAL + NORMAL: committed transactions survive a crash of this process; only power loss can cost
+            # the last commits (grants and breaker counts, not the audit trail).
+            conn.execute("PRAGMA synchronous = NORMAL")
+            self._local.conn = conn
+        if not self._ready:
+            self._create(conn)
+        yield conn
 
     def _create(self, conn: sqlite3.Connection) -> None:
         # WAL is a property of the file: set once, every later connection (any process) uses it.

@@ -47,7 +47,14 @@ class AuditSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    fsync: bool = Field(default=True, description="fsync durable records before emit returns (flush only when false).")
+    fsync: bool = Field(
+        default=False,
+        description=(
+            "fsync durable records before emit returns. Off: durable records are written to the OS before the "
+            "call is forwarded (they survive the gateway being killed); on: they also survive power loss, at the "
+            "cost of one disk flush per call (shared by concurrent calls)."
+        ),
+    )
     rotation: RotationSettings = Field(default_factory=RotationSettings)
     default_privacy: PrivacyLevel = Field(default="preview", description="Privacy level for upstreams not listed.")
     privacy: dict[str, PrivacyLevel] = Field(

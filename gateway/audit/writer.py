@@ -81,6 +81,8 @@ class AuditLog:
         self._open_lock = anyio.Lock()
         self._write_lock = anyio.Lock()
         self._pending: list[PendingLine] = []
+        self._background = False
+        self._wake = anyio.Event()
         self._opened = False
         self._closed = False
         self._seq = 0
@@ -135,7 +137,36 @@ class AuditLog:
         if not self._opened:
             await self.open()
         seq = self._append(event, fields)
+        if not durable and self._background:
+            # The background flusher writes it shortly, in order; only durable records wait for the disk.
+            self._wake.set()
+            return
         await self._drain(seq, durable=durable)
+
+    async def run_flusher(self, interval: float = 0.02) -> None:
+        """Write non-durable records in the background (run as a task for the log's lifetime).
+
+        Without it every record is written before ``emit`` returns. With it, non-durable records
+        (``call_received``, ``tool_result``, ...) reach the file within ``interval`` or with the next
+        durable record, whichever comes first, and cost the caller no disk round trip.
+        """
+        self._background = True
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake = anyio.Event()
+                await anyio.sleep(interval)
+                try:
+                    await self.flush(durable=False)
+                except AuditError:
+                    _log.debug("background audit flush failed; records stay queued and are retried")
+        finally:
+            self._background = False
+            with anyio.CancelScope(shield=True):
+                try:
+                    await self.flush(durable=False)
+                except AuditError:
+                    _log.debug("final background audit flush failed; aclose() reports it")
 
     async def flush(self, *, durable: bool = True) -> None:
         """Write everything queued (and fsync it when ``durable`` and configured)."""

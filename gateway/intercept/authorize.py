@@ -61,6 +61,7 @@ class Authorize:
             "source": decision.source,
             "justification": decision.justification,
             "matched_rules": [m.to_dict() for m in decision.matched],
+            "rules": [m.id for m in decision.matched],  # the audit catalogue's field (timeline, queries)
             "rule_id": decision.rule_id,
             "mode": decision.mode,
             "fallback": decision.fallback,

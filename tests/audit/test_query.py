@@ -121,7 +121,7 @@ def test_preview_and_privacy() -> None:
 
 def test_settings_defaults_overrides_and_errors() -> None:
     s = load_audit_settings({"privacy": {"github": "none"}, "rotation": {"max_bytes": 1024}})
-    assert s.fsync is True and s.rotation.daily is True and s.rotation.max_bytes == 1024
+    assert s.fsync is False and s.rotation.daily is True and s.rotation.max_bytes == 1024
     assert s.privacy_for("github") == "none" and s.privacy_for("files") == "preview"
     assert AuditSettings().preview_chars == 2000 and AuditSettings().rotation.max_bytes == 50 * 1024 * 1024
     with pytest.raises(ConfigError, match=r"gateway\.audit\.fsnyc: unknown key"):

@@ -218,3 +218,26 @@ async def test_emit_after_close_fails(tmp_path: Path) -> None:
     await audit.aclose()
     with pytest.raises(AuditError):
         await audit.emit("b", {})
+
+
+async def test_background_flusher_defers_only_non_durable_records(tmp_path: Path) -> None:
+    """With the flusher running, non-durable records reach the file shortly after; durable ones before emit returns,
+    together with everything queued before them, in order."""
+    log = AuditLog(tmp_path, AuditSettings())
+    await log.open()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(functools.partial(log.run_flusher, interval=0.05))
+        await anyio.wait_all_tasks_blocked()
+        await log.emit("call_received", {"n": 1})
+        assert all_lines(tmp_path) == []  # deferred: no disk round trip for the caller
+        await log.emit("tool_decision", {"n": 2}, durable=True)
+        assert [r["event"] for r in records(tmp_path)] == ["call_received", "tool_decision"]
+        await log.emit("tool_result", {"n": 3})
+        with anyio.fail_after(5):
+            while len(all_lines(tmp_path)) < 3:
+                await anyio.wait_all_tasks_blocked()
+                await anyio.sleep(0.01)
+        tg.cancel_scope.cancel()
+    await log.aclose()
+    assert [r["event"] for r in records(tmp_path)][:3] == ["call_received", "tool_decision", "tool_result"]
+    assert verify(tmp_path).ok

@@ -11,11 +11,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 import uvicorn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.upstreams.fixture_server import build_server  # noqa: E402
+from tests.upstreams.fixture_server import build_server
 
 Scope = dict[str, Any]
 
@@ -28,14 +29,20 @@ class RequireHeader:
         self.expected = expected.encode()
         self.record = record
 
+    def _note(self, token: bytes | None) -> None:
+        assert self.record is not None
+        with open(self.record, "a", encoding="utf-8") as f:
+            f.write((token or b"<none>").decode("utf-8", "replace") + "\n")
+
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] == "http":
             token = dict(scope.get("headers", [])).get(b"x-token")
             if self.record:
-                with open(self.record, "a", encoding="utf-8") as f:
-                    f.write((token or b"<none>").decode("utf-8", "replace") + "\n")
+                await anyio.to_thread.run_sync(self._note, token)
             if token != self.expected:
-                await send({"type": "http.response.start", "status": 401, "headers": [(b"content-type", b"text/plain")]})
+                await send(
+                    {"type": "http.response.start", "status": 401, "headers": [(b"content-type", b"text/plain")]}
+                )
                 await send({"type": "http.response.body", "body": b"missing or wrong X-Token"})
                 return
         await self.app(scope, receive, send)

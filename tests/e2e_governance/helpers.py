@@ -24,6 +24,7 @@ __all__ = [
     "connect",
     "creds_set",
     "files_containing",
+    "run_audit_cli",
     "text_of",
 ]
 
@@ -38,6 +39,19 @@ def cli(*args: str, env: dict[str, str] | None = None, stdin: str | None = None)
         timeout=60,
         env={**os.environ, "COLUMNS": "300", **(env or {})},
     )
+
+
+def run_audit_cli(*args: str) -> tuple[int, str, str]:
+    """``mcp-gateway audit <args>`` in-process (typer's CliRunner): (exit code, stdout, stderr).
+
+    The audit commands only read files, so this is the real command without a second of interpreter start-up.
+    """
+    from typer.testing import CliRunner
+
+    from gateway.cli.app import app
+
+    result = CliRunner().invoke(app, ["audit", *args], env={"COLUMNS": "300"})
+    return result.exit_code, result.stdout, result.stderr
 
 
 def creds_set(config: Path, name: str, value: str, env: dict[str, str]) -> None:

@@ -6,7 +6,9 @@ Each test gets its own folder (config, ``policies/``, state dir, the fixture's c
 
 from __future__ import annotations
 
+import itertools
 import json
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -21,7 +23,10 @@ from mcp.client import ClientRequestContext
 from tests.support.gateway_proc import GATEWAY_BIN, fixture_upstream, read_record, write_config
 
 __all__ = [
+    "ADD_WHY",
+    "DELETE_WHY",
     "ERAS",
+    "SECRET_WHY",
     "POLICY",
     "Answerer",
     "PolicyEnv",
@@ -29,11 +34,13 @@ __all__ = [
     "cli_json",
     "connect",
     "make_env",
+    "new_tag",
     "result_text",
     "visible_tools",
 ]
 
 ERAS = ["legacy", "2026-07-28"]
+WAIT_SECONDS = 30.0
 
 ADD_WHY = "Adding numbers in this test needs a person's approval."
 DELETE_WHY = "Deleting everything is never allowed in this test."
@@ -69,10 +76,14 @@ rules:
 
 @dataclass(frozen=True)
 class PolicyEnv:
-    """One test's gateway folder."""
+    """One gateway folder: config, ``policies/``, state dir and the fixture's call record.
+
+    ``url`` is set when a gateway serves it over HTTP; otherwise each client spawns its own gateway over stdio.
+    """
 
     config: Path
     record: Path
+    url: str | None = None
 
     @property
     def state_dir(self) -> Path:
@@ -82,12 +93,20 @@ class PolicyEnv:
     def always_file(self) -> Path:
         return self.state_dir / "always-allow.yaml"
 
-    def calls(self, tool: str | None = None) -> list[dict[str, Any]]:
-        """The tools/calls the fixture upstream received (optionally only of ``tool``)."""
-        return [c for c in read_record(self.record) if tool is None or c.get("tool") == tool]
+    def calls(self, tool: str | None = None, tag: int | str | None = None) -> list[dict[str, Any]]:
+        """The tools/calls the fixture received: of ``tool``, with an argument equal to ``tag`` (or its text)."""
+        out = []
+        for c in read_record(self.record):
+            args = c.get("arguments") or {}
+            if tool is not None and c.get("tool") != tool:
+                continue
+            if tag is not None and not {tag, str(tag)} & {v for v in args.values() if isinstance(v, int | str)}:
+                continue
+            out.append(c)
+        return out
 
     def params(self) -> StdioServerParameters:
-        """The gateway over stdio; reload polling stays on so "always" answers are re-read."""
+        """The gateway over stdio, as an IDE would spawn it."""
         return StdioServerParameters(
             command=GATEWAY_BIN, args=["serve", "--config", str(self.config), "--log-level", "warning"]
         )
@@ -99,10 +118,16 @@ def make_env(tmp_path: Path, approvals: dict[str, Any] | None = None, policy: st
     gateway: dict[str, Any] = {}
     if approvals is not None:
         gateway["approvals"] = approvals
-    config = write_config(
-        tmp_path / "upstreams.yaml", {"fx": fixture_upstream(record=record)}, gateway, policy=policy
-    )
+    config = write_config(tmp_path / "upstreams.yaml", {"fx": fixture_upstream(record=record)}, gateway, policy=policy)
     return PolicyEnv(config=config, record=record)
+
+
+_tags = itertools.count(1000)
+
+
+def new_tag() -> int:
+    """A number no other test in this run uses: put it in the arguments to find this test's calls in a record."""
+    return next(_tags)
 
 
 @dataclass
@@ -131,18 +156,24 @@ class Answerer:
 
 @asynccontextmanager
 async def connect(env: PolicyEnv, mode: str, answerer: Answerer | None = None) -> AsyncIterator[Client]:
-    """A client of ``mode`` on a fresh gateway process; without ``answerer`` it cannot be asked (no elicitation)."""
+    """A client of ``mode`` (over HTTP if ``env.url``, else on a fresh stdio gateway).
+
+    Without ``answerer`` the client declares no elicitation, so the gateway cannot ask it.
+    """
     kwargs: dict[str, Any] = {}
     if answerer is not None:
         kwargs["elicitation_callback"] = answerer
-    async with Client(env.params(), mode=mode, cache=None, **kwargs) as client:  # type: ignore[arg-type]
+    # A distinct client name per client: a modern HTTP client's session is its identity + client info.
+    info = types.Implementation(name=f"e2e-policy-{uuid.uuid4().hex[:8]}", version="1.0")
+    target: str | StdioServerParameters = env.url if env.url is not None else env.params()
+    async with Client(target, mode=mode, cache=None, client_info=info, **kwargs) as client:
         await visible_tools(client, wait_for="fx__echo")
         yield client
 
 
-async def visible_tools(client: Client, wait_for: str | None = None, timeout: float = 30.0) -> list[str]:
+async def visible_tools(client: Client, wait_for: str | None = None) -> list[str]:
     """Every tool name the client sees; with ``wait_for``, poll until that tool appears (upstreams start late)."""
-    with anyio.fail_after(timeout):
+    with anyio.fail_after(WAIT_SECONDS):
         while True:
             names: list[str] = []
             cursor: str | None = None

@@ -12,11 +12,13 @@ import contextlib
 import io
 import json
 import os
+import queue
 import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -36,12 +38,14 @@ __all__ = [
     "REPO",
     "TIME_BIN",
     "GatewayProcess",
+    "RawStdio",
     "await_until",
     "fixture_upstream",
     "free_port",
     "http_json",
     "pids_gone",
     "read_record",
+    "running_gateway",
     "run_cli",
     "start_gateway",
     "time_upstream",
@@ -296,6 +300,88 @@ def running_gateway(config: Path, **kwargs: Any) -> Iterator[GatewayProcess]:
         gw.stop()
 
 
+# -- raw stdio JSON-RPC -------------------------------------------------------------------------------------------
+
+
+class RawStdio:
+    """Line-level JSON-RPC over a stdio gateway's pipes; every stdout line is kept for inspection.
+
+    A reader thread moves lines into a queue, so reads have real timeouts without touching the event loop.
+    """
+
+    def __init__(self, gw: GatewayProcess) -> None:
+        assert gw.proc.stdin is not None and gw.proc.stdout is not None, "start the gateway with http=False"
+        self.gw = gw
+        self.lines: list[bytes] = []
+        self._queue: queue.Queue[bytes | None] = queue.Queue()
+        self._next_id = 0
+        self._thread = threading.Thread(target=self._pump, daemon=True)
+        self._thread.start()
+
+    def _pump(self) -> None:
+        stdout = self.gw.proc.stdout
+        assert stdout is not None
+        for line in iter(stdout.readline, b""):
+            self.lines.append(line)
+            self._queue.put(line)
+        self._queue.put(None)
+
+    def send_raw(self, data: bytes) -> None:
+        stdin = self.gw.proc.stdin
+        assert stdin is not None
+        stdin.write(data)
+        stdin.flush()
+
+    def send(self, message: dict[str, Any]) -> None:
+        self.send_raw(json.dumps(message).encode() + b"\n")
+
+    def recv(self, timeout: float = 15.0) -> dict[str, Any]:
+        """The next stdout line, parsed (an unparseable line fails the test: stdout is protocol only)."""
+        try:
+            line = self._queue.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"no message from the gateway within {timeout}s; stderr:\n{self.gw.tail()}") from None
+        if line is None:
+            raise AssertionError(f"the gateway closed stdout; stderr:\n{self.gw.tail()}")
+        try:
+            parsed: dict[str, Any] = json.loads(line)
+        except ValueError:
+            raise AssertionError(f"non-JSON line on the gateway's stdout: {line!r}") from None
+        return parsed
+
+    def recv_response(self, id_: Any, timeout: float = 15.0) -> dict[str, Any]:
+        """Skip notifications (and server requests) until the response with ``id_``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            msg = self.recv(max(0.1, deadline - time.monotonic()))
+            if "method" not in msg and msg.get("id") == id_:
+                return msg
+
+    def request(self, method: str, params: dict[str, Any] | None = None, timeout: float = 15.0) -> dict[str, Any]:
+        self._next_id += 1
+        msg: dict[str, Any] = {"jsonrpc": "2.0", "id": self._next_id, "method": method}
+        if params is not None:
+            msg["params"] = params
+        self.send(msg)
+        return self.recv_response(self._next_id, timeout)
+
+    def initialize(self) -> dict[str, Any]:
+        """The 2025-11-25 handshake."""
+        result = self.request(
+            "initialize",
+            {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": {"name": "raw-e2e", "version": "1"},
+            },
+        )
+        self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        return result
+
+    def call_tool(self, name: str, arguments: dict[str, Any], timeout: float = 30.0) -> dict[str, Any]:
+        return self.request("tools/call", {"name": name, "arguments": arguments}, timeout)
+
+
 # -- HTTP, CLI, processes ---------------------------------------------------------------------------------------------
 
 
@@ -313,8 +399,12 @@ def http_json(
 
 def run_cli(*args: str, config: Path, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
     """Run ``mcp-gateway <args> --config <config>`` and capture its output."""
+    argv = list(args)
+    # Options must come before a `--` that passes the rest through (e.g. `upstreams add NAME --command X -- ARGS`).
+    at = argv.index("--") if "--" in argv else len(argv)
+    argv[at:at] = ["--config", str(config)]
     return subprocess.run(
-        [GATEWAY_BIN, *args, "--config", str(config)],
+        [GATEWAY_BIN, *argv],
         capture_output=True,
         text=True,
         timeout=timeout,
