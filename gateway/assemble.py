@@ -24,7 +24,7 @@ from gateway.credentials.lint import check_literal_secrets
 from gateway.credentials.redact import Redactor
 from gateway.credentials.resolve import resolve_values
 from gateway.credentials.store import CredentialStore
-from gateway.errors import ConfigError
+from gateway.errors import AuditError, ConfigError
 from gateway.intercept.authorize import Authorize, PolicyHolder
 from gateway.intercept.call import ToolCall
 from gateway.intercept.chain import Step
@@ -94,7 +94,11 @@ async def assemble(
     telemetry = Telemetry.create(telemetry_settings, headers, redact=lambda event, fields: redactor.redact_obj(fields))
 
     audit = AuditLog(audit_dir or config.audit_dir, audit_settings, redact=redactor.redact_obj)
-    await audit.open()
+    try:
+        await audit.open()
+    except AuditError as exc:
+        # Fail closed per call, not for the whole gateway: every call's decision record retries and is refused.
+        log.error("audit log unavailable; tool calls are refused until it can be written", error=exc.detail)
     approver = await Approver.open(config.state_dir, approval_settings)
 
     async def always_rule(call: ToolCall, decision: Decision) -> str:

@@ -16,7 +16,7 @@ from mcp.server import ServerRequestContext
 
 from gateway.config.loader import LoadedConfig, load_config
 from gateway.config.status import GatewayStatus, UpstreamStatus, write_status
-from gateway.errors import ConfigError
+from gateway.errors import AuditError, ConfigError
 from gateway.front.bridge import ParkedCalls
 from gateway.front.server import FrontServer
 from gateway.front.sessions import ClientSession
@@ -80,7 +80,11 @@ class Gateway:
         self._listeners.append(listener)
 
     async def emit(self, event: str, fields: Mapping[str, Any]) -> None:
-        await self.events.emit(event, fields)
+        """Record a gateway-level event (sessions, upstreams, reloads); losing one never stops the gateway."""
+        try:
+            await self.events.emit(event, fields)
+        except AuditError as exc:
+            log.error("audit record lost", audit_event=event, error=exc.detail)
 
     async def session_started(self, session: ClientSession) -> None:
         log.info(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import getpass
 import hashlib
 import uuid
@@ -21,6 +22,7 @@ __all__ = ["ClientSession", "SessionTracker", "local_identity"]
 log = structlog.get_logger("gateway.sessions")
 
 
+@functools.cache
 def local_identity() -> Identity:
     try:
         user = getpass.getuser()

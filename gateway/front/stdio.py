@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from functools import partial
 from typing import Any
 
 import anyio
@@ -38,24 +38,16 @@ async def stdio_streams(
     -32700, a non-JSON-RPC object -32600 and an oversized line -32600, all with ``id: null`` unless an id could
     be read, and the connection carries on.
     """
-    in_file, out_file = stdin, stdout
-    if in_file is None or out_file is None:
-        in_file, out_file = _claim_stdio()
+    pipe: _Pipe = _ThreadedPipe(stdin, stdout) if stdin is not None and stdout is not None else _claim_stdio()
     read_writer, read_stream = anyio.create_memory_object_stream[SessionMessage | Exception](0)
     write_stream, write_reader = anyio.create_memory_object_stream[SessionMessage](0)
     out_lock = anyio.Lock()
 
-    def _write(data: bytes) -> None:
-        out_file.write(data)
-        out_file.flush()
-
     async def write_raw(line: str) -> None:
         async with out_lock:
-            await anyio.to_thread.run_sync(_write, line.encode())
+            await pipe.write(line.encode())
 
-    async def readline(limit: int) -> bytes:
-        data: bytes = await anyio.to_thread.run_sync(partial(in_file.readline, limit), abandon_on_cancel=True)
-        return data
+    readline = pipe.readline
 
     async def reader() -> None:
         async with read_writer:
@@ -96,42 +88,120 @@ async def stdio_streams(
             tg.cancel_scope.cancel()
 
 
-def _claim_stdio() -> tuple[Any, Any]:
+class _Pipe:
+    """Line-oriented reading and writing of the protocol's byte streams."""
+
+    async def readline(self, limit: int) -> bytes:
+        raise NotImplementedError
+
+    async def write(self, data: bytes) -> None:
+        raise NotImplementedError
+
+
+class _LineBuffer:
+    def __init__(self) -> None:
+        self.buf = b""
+        self.eof = False
+
+    def take(self, limit: int) -> bytes | None:
+        """A line (or ``limit`` bytes of one) if available; b"" at EOF; None when more input is needed."""
+        nl = self.buf.find(b"\n", 0, limit)
+        if nl >= 0:
+            line, self.buf = self.buf[: nl + 1], self.buf[nl + 1 :]
+            return line
+        if len(self.buf) >= limit:
+            line, self.buf = self.buf[:limit], self.buf[limit:]
+            return line
+        if self.eof:
+            line, self.buf = self.buf, b""
+            return line
+        return None
+
+
+class _NonBlockingPipe(_Pipe):
+    """Pipes and sockets read and written without threads: O_NONBLOCK plus readiness waits."""
+
+    def __init__(self, fd_in: int, fd_out: int) -> None:
+        self._in, self._out = fd_in, fd_out
+        os.set_blocking(fd_in, False)
+        os.set_blocking(fd_out, False)
+        self._lines = _LineBuffer()
+
+    async def readline(self, limit: int) -> bytes:
+        while True:
+            line = self._lines.take(limit)
+            if line is not None:
+                return line
+            try:
+                chunk = os.read(self._in, 65536)
+            except BlockingIOError:
+                await anyio.wait_readable(self._in)
+                continue
+            if not chunk:
+                self._lines.eof = True
+            self._lines.buf += chunk
+
+    async def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            try:
+                sent = os.write(self._out, view)
+            except BlockingIOError:
+                await anyio.wait_writable(self._out)
+                continue
+            view = view[sent:]
+
+
+class _ThreadedPipe(_Pipe):
+    """Any file objects (terminals, regular files, tests): blocking calls in worker threads."""
+
+    def __init__(self, in_file: Any, out_file: Any) -> None:
+        self._in, self._out = in_file, out_file
+        self._lines = _LineBuffer()
+
+    def _read(self) -> bytes:
+        read = getattr(self._in, "read1", None) or self._in.read
+        data: bytes = read(65536)
+        return data
+
+    async def readline(self, limit: int) -> bytes:
+        while True:
+            line = self._lines.take(limit)
+            if line is not None:
+                return line
+            chunk = await anyio.to_thread.run_sync(self._read, abandon_on_cancel=True)
+            if not chunk:
+                self._lines.eof = True
+            self._lines.buf += chunk
+
+    def _write(self, data: bytes) -> None:
+        self._out.write(data)
+        self._out.flush()
+
+    async def write(self, data: bytes) -> None:
+        await anyio.to_thread.run_sync(self._write, data)
+
+
+def _claim_stdio() -> _Pipe:
     """Take the real stdin/stdout for the protocol; fd 0 becomes /dev/null and fd 1 goes to stderr.
 
     Anything else in the process that prints (a library, a stray print) then lands on stderr instead of
     corrupting the protocol stream.
     """
-    wire_in = os.fdopen(os.dup(0), "rb", buffering=0)
-    wire_out = os.fdopen(os.dup(1), "wb")
+    wire_in, wire_out = os.dup(0), os.dup(1)
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)
     os.dup2(2, 1)
-    return _LineReader(wire_in), wire_out
+    if _is_pipe(wire_in) and _is_pipe(wire_out):
+        return _NonBlockingPipe(wire_in, wire_out)
+    # Terminals share their open file description with the shell: never make those non-blocking.
+    return _ThreadedPipe(os.fdopen(wire_in, "rb", buffering=0), os.fdopen(wire_out, "wb"))
 
 
-class _LineReader:
-    """readline(limit) over an unbuffered binary file, reading in chunks."""
-
-    def __init__(self, raw: Any) -> None:
-        self._raw = raw
-        self._buf = b""
-
-    def readline(self, limit: int) -> bytes:
-        while True:
-            nl = self._buf.find(b"\n", 0, limit)
-            if nl >= 0:
-                line, self._buf = self._buf[: nl + 1], self._buf[nl + 1 :]
-                return line
-            if len(self._buf) >= limit:
-                line, self._buf = self._buf[:limit], self._buf[limit:]
-                return line
-            chunk = self._raw.read(65536)
-            if not chunk:
-                line, self._buf = self._buf, b""
-                return line
-            self._buf += chunk
+def _is_pipe(fd: int) -> bool:
+    mode = os.fstat(fd).st_mode
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
 
 
 def _invalid(line: bytes, exc: ValidationError) -> str:

@@ -53,17 +53,21 @@ class Observe:
             outcome = "refused"
             await call.events.emit(
                 "tool_result",
-                fields | {"outcome": outcome, "error": exc.public_message, "duration_ms": _ms(started)},
+                fields
+                | {"outcome": outcome, "is_error": True, "error": exc.public_message, "duration_ms": _ms(started)},
             )
             raise
         except GatewayError as exc:
             await call.events.emit(
                 "tool_result",
-                fields | {"outcome": "error", "error": exc.public_message, "duration_ms": _ms(started)},
+                fields
+                | {"outcome": "error", "is_error": True, "error": exc.public_message, "duration_ms": _ms(started)},
             )
             raise
         except BaseException:
-            await call.events.emit("tool_result", fields | {"outcome": "error", "duration_ms": _ms(started)})
+            await call.events.emit(
+                "tool_result", fields | {"outcome": "error", "is_error": True, "duration_ms": _ms(started)}
+            )
             raise
         finally:
             self.telemetry.record_call(

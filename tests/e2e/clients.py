@@ -30,14 +30,20 @@ class Recorder:
     notifications: list[Any] = field(default_factory=list)
     changed: anyio.Event = field(default_factory=anyio.Event)
 
-    async def elicit(self, ctx: ClientRequestContext, params: types.ElicitRequestParams) -> types.ElicitResult:
+    async def elicit(
+        self, context: ClientRequestContext, params: types.ElicitRequestParams
+    ) -> types.ElicitResult | types.ErrorData:
         self.elicitations.append(params.message)
         return types.ElicitResult(action="accept", content={"answer": self.answer})
 
-    async def sample(self, ctx: ClientRequestContext, params: types.CreateMessageRequestParams) -> types.CreateMessageResult:
+    async def sample(
+        self, context: ClientRequestContext, params: types.CreateMessageRequestParams
+    ) -> types.CreateMessageResult | types.CreateMessageResultWithTools | types.ErrorData:
         first = params.messages[0].content
         self.samplings.append(getattr(first, "text", ""))
-        return types.CreateMessageResult(role="assistant", content=types.TextContent(type="text", text="4"), model="fake")
+        return types.CreateMessageResult(
+            role="assistant", content=types.TextContent(type="text", text="4"), model="fake"
+        )
 
     async def on_message(self, message: Any) -> None:
         self.notifications.append(message)
@@ -61,7 +67,7 @@ async def connect(
     rec = recorder or Recorder()
     async with Client(
         target,
-        mode=mode,  # type: ignore[arg-type]
+        mode=mode,  # type: ignore[arg-type]  # a str from parametrize, one of the literal modes
         elicitation_callback=rec.elicit,
         sampling_callback=rec.sample,
         message_handler=rec.on_message,
@@ -83,11 +89,11 @@ async def tool_names(client: Client) -> list[str]:
             return names
 
 
-async def wait_for_tools(client: Client, prefixes: list[str], timeout: float = 30.0) -> list[str]:
+async def wait_for_tools(client: Client, prefixes: list[str], within: float = 30.0) -> list[str]:
     """Poll tools/list until every upstream prefix has tools (upstreams start in the background)."""
-    with anyio.fail_after(timeout):
+    with anyio.fail_after(within):
         while True:
             names = await tool_names(client)
             if all(any(n.startswith(p + "__") for n in names) for p in prefixes):
                 return names
-            await anyio.sleep(0.1)
+            await anyio.sleep(0.1)  # noqa: ASYNC110 - polling a remote server, nothing to wait on locally

@@ -146,7 +146,7 @@ async def test_stdio_core(tmp_path: Path, mode: str) -> None:
     )
     rec = Recorder(answer="stdio")
     async with connect(stdio_params(str(cfg)), mode, rec) as client:
-        await wait_for_tools(client, ["fx", "time", "ev"], timeout=40)
+        await wait_for_tools(client, ["fx", "time", "ev"], within=40)
         await checks.check_tools(client)
         await checks.check_time(client)
         await checks.check_resources(client)

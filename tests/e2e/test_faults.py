@@ -16,7 +16,7 @@ from tests.support.gateway_proc import GatewayProcess, fixture_upstream, running
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 # What a client must never see in an error: internals of the gateway or the SDK.
-LEAKS = ("Traceback", "Exception", "File \"", ".py", "anyio", "ClosedResourceError", "BrokenResourceError")
+LEAKS = ("Traceback", "Exception", 'File "', ".py", "anyio", "ClosedResourceError", "BrokenResourceError")
 
 
 @pytest.fixture(scope="module")

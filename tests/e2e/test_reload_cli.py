@@ -81,7 +81,7 @@ async def _changes(client: Client, mode: str, rec: Recorder) -> AsyncIterator[an
 async def _wait_names(client: Client, present: str, want: bool) -> None:
     with anyio.fail_after(30):
         while (present in await tool_names(client)) != want:
-            await anyio.sleep(0.1)
+            await anyio.sleep(0.1)  # noqa: ASYNC110 - polling the gateway, nothing to wait on locally
 
 
 def test_list_json_shows_live_state(gateway: GatewayProcess) -> None:
@@ -134,11 +134,11 @@ async def test_add_disable_enable_remove(gateway: GatewayProcess, mode: str) -> 
 
 
 async def test_invalid_edit_is_rejected(gateway: GatewayProcess) -> None:
-    path: Path = gateway.config
-    original = path.read_text(encoding="utf-8")
+    path = anyio.Path(gateway.config)
+    original = await path.read_text(encoding="utf-8")
     log_before = gateway.stderr_text().count("config reload rejected")
     try:
-        path.write_text(original.replace("upstreams:", "upstreams:\n  Bad Name!: {command: nope, bogus: 1}"), "utf-8")
+        await path.write_text(original.replace("upstreams:", "upstreams:\n  Bad Name!: {command: nope, bogus: 1}"), "utf-8")
         wait_until(
             lambda: gateway.stderr_text().count("config reload rejected") > log_before,
             20,
@@ -152,4 +152,4 @@ async def test_invalid_edit_is_rejected(gateway: GatewayProcess) -> None:
             assert result.structured_content == {"text": "still serving"}
         gateway.assert_alive()
     finally:
-        path.write_text(original, encoding="utf-8")
+        await path.write_text(original, encoding="utf-8")

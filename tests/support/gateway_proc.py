@@ -79,9 +79,9 @@ def wait_until(check: Callable[[], T | None], timeout: float, what: str, interva
         time.sleep(interval)
 
 
-async def await_until(check: Callable[[], T | None], timeout: float, what: str, interval: float = 0.05) -> T:
+async def await_until(check: Callable[[], T | None], within: float, what: str, interval: float = 0.05) -> T:
     """Async twin of ``wait_until`` (the check itself must not block)."""
-    with anyio.fail_after(timeout):
+    with anyio.fail_after(within):
         while True:
             value = check()
             if value:
@@ -389,9 +389,11 @@ def http_json(
     url: str, *, body: bytes | None = None, headers: dict[str, str] | None = None, method: str | None = None
 ) -> tuple[int, dict[str, str], bytes]:
     """One HTTP request with urllib: (status, headers, body); HTTP errors are returned, not raised."""
-    req = urllib.request.Request(url, data=body, headers=headers or {}, method=method)
+    if not url.startswith("http://"):
+        raise ValueError(f"not a local http URL: {url}")
+    req = urllib.request.Request(url, data=body, headers=headers or {}, method=method)  # noqa: S310 - http only
     try:
-        with urllib.request.urlopen(req, timeout=20) as resp:
+        with urllib.request.urlopen(req, timeout=20) as resp:  # noqa: S310 - http only, checked above
             return resp.status, dict(resp.headers.items()), resp.read()
     except urllib.error.HTTPError as exc:
         return exc.code, dict(exc.headers.items()), exc.read()
