@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from gateway import __version__
-from gateway.cli import approvals, audit, creds, policy, serve, upstreams
+from gateway.cli import approvals, audit, creds, policy, serve, tokens, upstreams
 
 app = typer.Typer(
     name="mcp-gateway",
@@ -20,6 +20,7 @@ app.add_typer(policy.app, name="policy", help="Check and lint tool-call policies
 app.add_typer(approvals.app, name="approvals", help="Answer pending approvals from another terminal.")
 app.add_typer(creds.app, name="creds", help="Manage credentials stored in the OS keyring.")
 app.add_typer(audit.app, name="audit", help="Read, verify and export the audit trail.")
+app.add_typer(tokens.app, name="tokens", help="Bearer tokens for clients of the HTTP front.")
 
 
 @app.command("version")

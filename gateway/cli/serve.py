@@ -89,13 +89,33 @@ async def _serve(
             front = gateway.front("http")
             bound: list[int] = []
             ready = anyio.Event()
+            require_tokens = await _tokens_required(gateway)
             tg.start_soon(
                 lambda: serve_http(
-                    front, listen[0], listen[1], loaded.settings.max_message_bytes, ready=ready, bound=bound
+                    front,
+                    listen[0],
+                    listen[1],
+                    loaded.settings.max_message_bytes,
+                    ready=ready,
+                    bound=bound,
+                    require_tokens=require_tokens,
                 )
             )
             await ready.wait()
             log.info("serving Streamable HTTP", url=f"http://{_fmt_host(listen[0])}:{bound[0]}/mcp")
+
+
+async def _tokens_required(gateway: Gateway) -> bool:
+    from gateway.identity.tokens import TokenStore
+
+    if gateway.config.settings.require_tokens:
+        return True
+    # Once an admin has created a token, anonymous access would defeat it: require tokens.
+    store = TokenStore(gateway.config.state_dir)
+    required = await anyio.to_thread.run_sync(store.active)
+    if not required:
+        log.warning("HTTP clients are not authenticated; create tokens with `mcp-gateway tokens create NAME`")
+    return required
 
 
 def _fmt_host(host: str) -> str:

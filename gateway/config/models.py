@@ -110,6 +110,10 @@ class GatewaySettings(_Model):
     audit_dir: str | None = Field(default=None, description="Audit log directory (default: <state_dir>/audit).")
     max_message_bytes: PositiveInt = Field(default=4 * 1024 * 1024, description="Largest accepted client message.")
     hide_denied_tools: bool = True
+    require_tokens: bool = Field(
+        default=False,
+        description="HTTP clients must send a token (`mcp-gateway tokens create`); also on whenever a token exists.",
+    )
     audit: dict[str, Any] = Field(default_factory=dict, description="Audit settings (see gateway.audit).")
     telemetry: dict[str, Any] = Field(default_factory=dict, description="OpenTelemetry export (see gateway.telemetry).")
     credentials: dict[str, Any] = Field(default_factory=dict, description="Keyring settings (see gateway.credentials).")

@@ -52,7 +52,10 @@ def _security(host: str, port: int) -> TransportSecuritySettings:
     )
 
 
-def build_http_app(front: FrontServer, host: str, port: int, max_message_bytes: int) -> Starlette:
+def build_http_app(
+    front: FrontServer, host: str, port: int, max_message_bytes: int, *, require_tokens: bool = False
+) -> Starlette:
+    """The ASGI app; with ``require_tokens`` every /mcp request needs ``Authorization: Bearer <token>`` (else 401)."""
     pool = front.gw.pool
 
     async def healthz(request: Request) -> JSONResponse:
@@ -68,12 +71,23 @@ def build_http_app(front: FrontServer, host: str, port: int, max_message_bytes: 
         }
         return JSONResponse(body, status_code=200 if ready else 503)
 
+    auth: dict[str, Any] = {}
+    if require_tokens:
+        from gateway.identity.http_auth import GatewayTokenVerifier, auth_settings
+        from gateway.identity.tokens import TokenStore
+
+        base = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+        auth = {
+            "auth": auth_settings(base),
+            "token_verifier": GatewayTokenVerifier(TokenStore(front.gw.config.state_dir)),
+        }
     return front.server.streamable_http_app(
         streamable_http_path="/mcp",
         host=host,
         transport_security=_security(host, port),
         max_request_body_size=max_message_bytes,
         custom_starlette_routes=[Route("/healthz", healthz), Route("/readyz", readyz)],
+        **auth,
     )
 
 
@@ -85,24 +99,36 @@ async def serve_http(
     *,
     ready: anyio.Event | None = None,
     bound: list[int] | None = None,
+    require_tokens: bool = False,
 ) -> None:
     """Serve until cancelled. ``bound`` receives the real port (useful with port 0)."""
-    app = build_http_app(front, host, port, max_message_bytes)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.listen(1024)
     sock.setblocking(False)
+    real_port = sock.getsockname()[1]
     if bound is not None:
-        bound.append(sock.getsockname()[1])
+        bound.append(real_port)
+    app = build_http_app(front, host, real_port, max_message_bytes, require_tokens=require_tokens)
     config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False, timeout_graceful_shutdown=2)
     server = uvicorn.Server(config)
     server.capture_signals = _no_signals  # type: ignore[method-assign,assignment]  # the CLI owns signals
+    done = anyio.Event()
+
+    async def run_server() -> None:
+        # Shielded: uvicorn shuts down gracefully when asked (should_exit), not by cancellation mid-lifespan.
+        with anyio.CancelScope(shield=True):
+            try:
+                await server.serve([sock])
+            finally:
+                done.set()
+
     try:
         async with anyio.create_task_group() as tg:
-            tg.start_soon(server.serve, [sock])
-            while not server.started:  # noqa: ASYNC110 - uvicorn exposes only a flag
+            tg.start_soon(run_server)
+            while not server.started and not done.is_set():  # noqa: ASYNC110 - uvicorn exposes only a flag
                 await anyio.sleep(0.01)
             if ready is not None:
                 ready.set()
@@ -110,6 +136,8 @@ async def serve_http(
                 await anyio.sleep_forever()
             finally:
                 server.should_exit = True
+                with anyio.CancelScope(shield=True), anyio.move_on_after(10):
+                    await done.wait()
     finally:
         sock.close()
 

@@ -28,6 +28,7 @@ from gateway import __version__
 from gateway.errors import GatewayError, RefusedError, UnknownToolError, UpstreamError
 from gateway.front.bridge import DownstreamChannel, LegacyAsker, ParkedCall, ParkedCalls, is_modern
 from gateway.front.sessions import ClientSession, SessionTracker
+from gateway.identity.http_auth import http_identity
 from gateway.intercept.call import ToolCall
 from gateway.intercept.chain import CallResult, compose
 from gateway.telemetry import mark_tool_error
@@ -42,6 +43,8 @@ __all__ = ["FrontServer"]
 log = structlog.get_logger("gateway.front")
 
 T = TypeVar("T")
+
+_LIST_CHANGED = NotificationOptions(tools_changed=True, prompts_changed=True, resources_changed=True)
 
 PAGE_SIZE = 200
 # Envelope keys the SDK manages per hop; everything else in _meta (e.g. traceparent) is passed on.
@@ -84,7 +87,8 @@ class FrontServer:
         self.transport = transport
         self.parked = parked
         self.bus = InMemorySubscriptionBus()
-        self.sessions = SessionTracker(transport, identify=gateway.identify, on_start=gateway.session_started)
+        identify = gateway.identify or (http_identity if transport == "http" else None)
+        self.sessions = SessionTracker(transport, identify=identify, on_start=gateway.session_started)
         self.server: Server[Any] = Server(
             "mcp-gateway",
             version=__version__,
@@ -101,11 +105,20 @@ class FrontServer:
             get_tool_input_schema=self._input_schema,
         )
         gateway.add_change_listener(self.announce)
+        # The HTTP session manager builds its own init options; make listChanged the default everywhere.
+        create = self.server.create_initialization_options
+
+        def init_options(
+            notification_options: NotificationOptions | None = None,
+            experimental_capabilities: dict[str, dict[str, Any]] | None = None,
+            extensions: dict[str, dict[str, Any]] | None = None,
+        ) -> Any:
+            return create(notification_options or _LIST_CHANGED, experimental_capabilities, extensions)
+
+        self.server.create_initialization_options = init_options  # type: ignore[method-assign]
 
     def init_options(self) -> Any:
-        return self.server.create_initialization_options(
-            NotificationOptions(tools_changed=True, prompts_changed=True, resources_changed=True)
-        )
+        return self.server.create_initialization_options()
 
     async def announce(self, kinds: set[str]) -> None:
         """Tell every client that lists changed (both eras)."""
@@ -301,7 +314,7 @@ class FrontServer:
 
     async def _upstream_op(self, op: Callable[[], Awaitable[T]], method: str) -> T:
         try:
-            return await op()
+            return _strip_server_info(await op())
         except MCPError:
             raise
         except GatewayError as exc:
@@ -313,10 +326,13 @@ class FrontServer:
             raise MCPError(code=types.INTERNAL_ERROR, message="Internal gateway error.") from None
 
 
-def _strip_server_info(result: CallResult) -> CallResult:
+R = TypeVar("R")
+
+
+def _strip_server_info(result: R) -> R:
     """Drop the upstream's serverInfo stamp so the SDK stamps the gateway's own (2026-07-28)."""
-    meta = result.meta
+    meta = getattr(result, "meta", None)
     if meta and types.SERVER_INFO_META_KEY in meta:
         cleaned = {k: v for k, v in meta.items() if k != types.SERVER_INFO_META_KEY}
-        return result.model_copy(update={"meta": cleaned or None})
+        return result.model_copy(update={"meta": cleaned or None})  # type: ignore[attr-defined,no-any-return]
     return result

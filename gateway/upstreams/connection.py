@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ ChangeCallback = Callable[["UpstreamConnection"], Awaitable[None]]
 BACKOFF_INITIAL = 0.5
 BACKOFF_MAX = 30.0
 HTTP_PING_INTERVAL = 15.0
+STDERR_BURST = 50
 
 
 @dataclass(slots=True)
@@ -97,8 +99,15 @@ class UpstreamConnection:
         self._ids = itertools.count()
         self._header_values: dict[str, str] = {}
         self._proc: StdioProcess | None = None
+        self._stderr_window = 0.0
+        self._stderr_count = 0
+        self._stderr_dropped = 0
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
+
+    @property
+    def is_ready(self) -> bool:
+        return self.state == "ready"
 
     @property
     def transport(self) -> str:
@@ -122,6 +131,7 @@ class UpstreamConnection:
         backoff = BACKOFF_INITIAL
         while not self._stop.is_set():
             self._reconnect = anyio.Event()
+            self.state = "starting" if self.restarts == 0 else "restarting"
             try:
                 async with self._connected() as exited:
                     backoff = BACKOFF_INITIAL
@@ -131,13 +141,13 @@ class UpstreamConnection:
                 err = group.exceptions[0]
                 while isinstance(err, BaseExceptionGroup):
                     err = err.exceptions[0]
-                await self._set_state("failed", _describe(err))
+                await self._set_state("failed", self._why_failed(err))
             finally:
                 self._client = None
                 self._fail_inflight()
             if self._stop.is_set():
                 break
-            if self.state == "ready":  # ended without an error: crashed or asked to reconnect
+            if self.is_ready:  # ended without an error: crashed or asked to reconnect
                 reason = "restart requested" if self._reconnect.is_set() else "the upstream exited"
                 await self._set_state("failed", reason)
             if self.spec.max_restarts is not None and self.restarts >= self.spec.max_restarts:
@@ -152,6 +162,12 @@ class UpstreamConnection:
                 await self._emit("upstream_restarted", {"restarts": self.restarts})
         self.state = "stopped"
         self._settled.set()
+
+    def _why_failed(self, err: BaseException) -> str:
+        proc = self._proc
+        if proc is not None and proc.returncode is not None and self.state != "ready":
+            return f"exited with code {proc.returncode} during startup (its stderr is in the gateway log)"
+        return _describe(err)
 
     async def _wait_until_done(self, exited: anyio.Event | None) -> None:
         async with anyio.create_task_group() as tg:
@@ -301,7 +317,17 @@ class UpstreamConnection:
             self._header_values = await self._resolve(self.spec.headers)
 
     def _stderr_line(self, line: str) -> None:
-        log.info("upstream stderr", upstream=self.name, line=line)
+        # A chatty upstream must not flood the gateway's log: at most STDERR_BURST lines per second are kept.
+        now = time.monotonic()
+        if now - self._stderr_window >= 1.0:
+            if self._stderr_dropped:
+                log.warning("upstream stderr lines suppressed", upstream=self.name, count=self._stderr_dropped)
+            self._stderr_window, self._stderr_count, self._stderr_dropped = now, 0, 0
+        self._stderr_count += 1
+        if self._stderr_count <= STDERR_BURST:
+            log.info("upstream stderr", upstream=self.name, line=line)
+        else:
+            self._stderr_dropped += 1
 
     def _garbage_line(self, line: str) -> None:
         log.warning("upstream wrote non-protocol output to stdout", upstream=self.name, line=line[:200])

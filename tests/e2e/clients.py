@@ -67,7 +67,7 @@ async def connect(
     rec = recorder or Recorder()
     async with Client(
         target,
-        mode=mode,  # type: ignore[arg-type]  # a str from parametrize, one of the literal modes
+        mode=mode,
         elicitation_callback=rec.elicit,
         sampling_callback=rec.sample,
         message_handler=rec.on_message,
@@ -96,4 +96,4 @@ async def wait_for_tools(client: Client, prefixes: list[str], within: float = 30
             names = await tool_names(client)
             if all(any(n.startswith(p + "__") for n in names) for p in prefixes):
                 return names
-            await anyio.sleep(0.1)  # noqa: ASYNC110 - polling a remote server, nothing to wait on locally
+            await anyio.sleep(0.1)

@@ -75,7 +75,6 @@ async def test_failed_upstreams_are_reported_and_others_work(faulty: GatewayProc
     faulty.assert_alive()
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: an upstream that exits at start is reported as 'Connection closed'")
 async def test_exit_at_start_error_names_the_exit(faulty: GatewayProcess) -> None:
     up = faulty.upstream_status("ex")
     assert up is not None

@@ -83,7 +83,6 @@ def test_dns_rebinding_is_rejected(gateway: GatewayProcess, headers: dict[str, s
     assert ok == 200
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: over HTTP the SDK builds default init options: listChanged=false")
 async def test_legacy_http_advertises_list_changed(gateway: GatewayProcess) -> None:
     async with connect(_url(gateway), "legacy") as client:
         caps = client.server_capabilities

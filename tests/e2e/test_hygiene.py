@@ -11,11 +11,6 @@ from tests.support.gateway_proc import RawStdio, fixture_upstream, pids_gone, st
 
 pytestmark = pytest.mark.slow
 
-STDIN_READER_BUG = (
-    "BUG: gateway/front/stdio.py reads stdin in a non-daemon anyio worker thread; on SIGTERM/SIGINT the "
-    "interpreter waits for that blocked read forever while the client keeps stdin open"
-)
-
 
 @pytest.mark.parametrize("how", ["SIGTERM", "SIGINT", "stdin-closed"])
 def test_shutdown_leaves_no_processes(tmp_path: Path, how: str) -> None:
@@ -44,14 +39,7 @@ def test_shutdown_leaves_no_processes(tmp_path: Path, how: str) -> None:
         gw.stop()
 
 
-@pytest.mark.parametrize(
-    "how",
-    [
-        pytest.param("SIGTERM", marks=pytest.mark.xfail(strict=True, reason=STDIN_READER_BUG)),
-        pytest.param("SIGINT", marks=pytest.mark.xfail(strict=True, reason=STDIN_READER_BUG)),
-        "stdin-closed",
-    ],
-)
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGINT", "stdin-closed"])
 def test_stdio_gateway_exits(tmp_path: Path, how: str) -> None:
     """The stdio gateway process itself exits promptly, even while the client still holds its stdin open."""
     cfg = write_config(tmp_path / "upstreams.yaml", {})

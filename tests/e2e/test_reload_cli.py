@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 import anyio
 import pytest
@@ -80,8 +79,8 @@ async def _changes(client: Client, mode: str, rec: Recorder) -> AsyncIterator[an
 
 async def _wait_names(client: Client, present: str, want: bool) -> None:
     with anyio.fail_after(30):
-        while (present in await tool_names(client)) != want:
-            await anyio.sleep(0.1)  # noqa: ASYNC110 - polling the gateway, nothing to wait on locally
+        while (present in await tool_names(client)) != want:  # noqa: ASYNC110 - polling the remote gateway
+            await anyio.sleep(0.1)
 
 
 def test_list_json_shows_live_state(gateway: GatewayProcess) -> None:
@@ -138,7 +137,9 @@ async def test_invalid_edit_is_rejected(gateway: GatewayProcess) -> None:
     original = await path.read_text(encoding="utf-8")
     log_before = gateway.stderr_text().count("config reload rejected")
     try:
-        await path.write_text(original.replace("upstreams:", "upstreams:\n  Bad Name!: {command: nope, bogus: 1}"), "utf-8")
+        await path.write_text(
+            original.replace("upstreams:", "upstreams:\n  Bad Name!: {command: nope, bogus: 1}"), "utf-8"
+        )
         wait_until(
             lambda: gateway.stderr_text().count("config reload rejected") > log_before,
             20,

@@ -80,12 +80,13 @@ async def _observe(client: Client) -> dict[str, Any]:
             )
         ),
     }
-    for name, args in [
+    calls: list[tuple[str, dict[str, Any]]] = [
         ("echo", {"text": "same"}),
         ("add", {"a": 1.5, "b": 2}),
         ("fail", {"text": "bad"}),
         ("big", {"size": 5000}),
-    ]:
+    ]
+    for name, args in calls:
         seen[f"call:{name}"] = _dump(await client.call_tool(name, args))
     try:
         await client.call_tool("raise_error", {"text": "upstream says no"})
