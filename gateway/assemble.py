@@ -131,7 +131,7 @@ async def assemble(
 
     steps: list[Step] = [
         Observe(audit_settings, telemetry),
-        Authorize(holder, approver, always_rule=always_rule),
+        Authorize(holder, approver, always_rule=always_rule, telemetry=telemetry),
         InjectCredentials(store, redactor, spec_of, used_by),
     ]
 

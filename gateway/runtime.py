@@ -81,6 +81,8 @@ class Gateway:
 
     async def emit(self, event: str, fields: Mapping[str, Any]) -> None:
         """Record a gateway-level event (sessions, upstreams, reloads); losing one never stops the gateway."""
+        if event == "upstream_restarted":
+            self.telemetry.record_upstream_restart(str(fields.get("upstream")))
         try:
             await self.events.emit(event, fields)
         except AuditError as exc:

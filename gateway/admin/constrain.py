@@ -2,6 +2,7 @@
 
 * ``audit:`` / ``telemetry:`` in ``requirements.yaml`` are merged *over* ``gateway.audit`` / ``gateway.telemetry``
   after every layer (and profile) was applied; a layer value that differs is replaced and a notice says so.
+  ``require_tokens: true`` likewise forces ``gateway.require_tokens: true``.
 * ``upstreams.allow``: an upstream is allowed when an entry matches its name (glob) **and** its identity: for stdio,
   ``command`` is a prefix of ``[command, *args]`` (each word a glob); for HTTP, ``url`` is a glob on the URL.
   Any other upstream is disabled (``enabled: false``) with the reason.
@@ -43,6 +44,16 @@ def apply_mandatory(
                     f"{key}: {_show(before[key])} (from {previous_origin[key] or 'a layer'}) was replaced by "
                     f"{_show(value)} because {label} makes it mandatory"
                 )
+    if req.require_tokens:
+        # Required tokens are a mandatory gateway.require_tokens: true; a layer saying false is overridden.
+        before_value = (merged.get("gateway") or {}).get("require_tokens")
+        before_origin = prov.origins.get("gateway.require_tokens")
+        merged = merge_layer(merged, {"gateway": {"require_tokens": True}}, label, prov)
+        if before_value is False:
+            notices.append(
+                f"gateway.require_tokens: false (from {before_origin or 'a layer'}) was replaced by true because "
+                f"{label} requires HTTP clients to present a token"
+            )
     return merged, notices
 
 

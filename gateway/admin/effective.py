@@ -136,6 +136,8 @@ def _constraints(req: Requirements | None, label: str, file: UpstreamsFile, disa
     if req.allowed_approval_modes is not None:
         out["approval_modes"] = f"{label} allows only the approval modes {', '.join(req.allowed_approval_modes)}"
     out["require_tokens"] = f"{label} require_tokens = {json.dumps(req.require_tokens)}"
+    if req.require_tokens:
+        out["gateway.require_tokens"] = f"{label} requires HTTP clients to present a token"
     return out
 
 
@@ -151,8 +153,8 @@ def load_effective(
     Defaults: ``system_dir`` $MCP_GATEWAY_SYSTEM_DIR or /etc/mcp-gateway; ``user_dir`` $XDG_CONFIG_HOME/mcp-gateway
     or ~/.config/mcp-gateway; ``profile`` $MCP_GATEWAY_PROFILE. Synchronous: reads files.
     """
-    system_dir = system_dir if system_dir is not None else default_system_dir()
-    user_dir = user_dir if user_dir is not None else default_user_dir()
+    system_dir = (system_dir if system_dir is not None else default_system_dir()).expanduser().resolve()
+    user_dir = (user_dir if user_dir is not None else default_user_dir()).expanduser().resolve()
     profile = profile if profile is not None else default_profile()
     path = config_path.expanduser().resolve()
     req = load_requirements(system_dir)  # first: an invalid requirements file must stop everything

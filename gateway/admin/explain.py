@@ -58,6 +58,13 @@ def explain_key(effective: Effective, key: str) -> str:
         hint = f"; did you mean {', '.join(close)}?" if close else "; see `mcp-gateway config show` for the keys"
         raise ConfigError(f"unknown configuration key '{key}'{hint}")
     lines: list[str] = []
+    if len(leaves) > 1:
+        # For a prefix, the keys nobody set would drown the ones that matter; count them instead.
+        defaults = [leaf for leaf in leaves if leaf not in effective.history]
+        leaves = [leaf for leaf in leaves if leaf in effective.history]
+        if defaults:
+            names = ", ".join(d[len(key) + 1 :] for d in defaults)
+            lines.append(f"{key}: {len(defaults)} key(s) keep their built-in default ({names})")
     for leaf in leaves:
         lines += _one(effective, leaf, values[leaf])
     name = key.split(".")[1] if key.startswith("upstreams.") and key.count(".") >= 1 else None

@@ -130,6 +130,17 @@ class FrontServer:
             await self.bus.publish(ResourcesListChanged())
         await self.sessions.broadcast_legacy(kinds)
 
+    def _span(self, ctx: ServerRequestContext[Any], method: str, target: str | None = None) -> Any:
+        """One SERVER span per MCP request (OpenTelemetry semantic conventions for MCP)."""
+        return self.gw.telemetry.request_span(
+            method,
+            target,
+            request_id=ctx.request_id,
+            protocol_version=ctx.protocol_version,
+            transport="pipe" if self.transport == "stdio" else "tcp",
+            meta=ctx.meta,
+        )
+
     def _input_schema(self, name: str) -> Mapping[str, Any] | None:
         route = self.gw.pool.catalog.tools.get(name)
         return dict(route.tool.input_schema) if route else None
@@ -139,13 +150,14 @@ class FrontServer:
     async def list_tools(
         self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
-        session = await self.sessions.get(ctx)
-        routes = [r for r in self.gw.pool.catalog.tools.values() if self.gw.tool_visible(session, r)]
-        tools, cursor = _page([r.tool for r in routes], params.cursor if params else None)
-        await self.gw.emit(
-            "tools_listed", {"session_id": session.id, "identity": session.identity.name, "count": len(routes)}
-        )
-        return types.ListToolsResult(tools=tools, next_cursor=cursor)
+        with self._span(ctx, "tools/list", None):
+            session = await self.sessions.get(ctx)
+            routes = [r for r in self.gw.pool.catalog.tools.values() if self.gw.tool_visible(session, r)]
+            tools, cursor = _page([r.tool for r in routes], params.cursor if params else None)
+            await self.gw.emit(
+                "tools_listed", {"session_id": session.id, "identity": session.identity.name, "count": len(routes)}
+            )
+            return types.ListToolsResult(tools=tools, next_cursor=cursor)
 
     def _route(self, session: ClientSession, name: str) -> ToolRoute:
         route = self.gw.pool.catalog.tools.get(name)
@@ -245,69 +257,75 @@ class FrontServer:
     async def list_resources(
         self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListResourcesResult:
-        items = [r for _up, r in self.gw.pool.catalog.resources.values()]
-        page, cursor = _page(items, params.cursor if params else None)
-        return types.ListResourcesResult(resources=page, next_cursor=cursor)
+        with self._span(ctx, "resources/list", None):
+            items = [r for _up, r in self.gw.pool.catalog.resources.values()]
+            page, cursor = _page(items, params.cursor if params else None)
+            return types.ListResourcesResult(resources=page, next_cursor=cursor)
 
     async def list_templates(
         self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListResourceTemplatesResult:
-        items = [t for _up, _rx, t in self.gw.pool.catalog.templates]
-        page, cursor = _page(items, params.cursor if params else None)
-        return types.ListResourceTemplatesResult(resource_templates=page, next_cursor=cursor)
+        with self._span(ctx, "resources/templates/list", None):
+            items = [t for _up, _rx, t in self.gw.pool.catalog.templates]
+            page, cursor = _page(items, params.cursor if params else None)
+            return types.ListResourceTemplatesResult(resource_templates=page, next_cursor=cursor)
 
     async def read_resource(
         self, ctx: ServerRequestContext[Any], params: types.ReadResourceRequestParams
     ) -> types.ReadResourceResult:
-        uri = str(params.uri)
-        upstream = self.gw.pool.catalog.route_resource(uri)
-        if upstream is None:
-            raise MCPError(code=-32002, message=f"Resource not found: {uri}")
-        return await self._upstream_op(
-            lambda: self.gw.pool.get(upstream).read_resource(uri, asker=self._asker(ctx)), "resources/read"
-        )
+        with self._span(ctx, "resources/read", str(params.uri)):
+            uri = str(params.uri)
+            upstream = self.gw.pool.catalog.route_resource(uri)
+            if upstream is None:
+                raise MCPError(code=-32002, message=f"Resource not found: {uri}")
+            return await self._upstream_op(
+                lambda: self.gw.pool.get(upstream).read_resource(uri, asker=self._asker(ctx)), "resources/read"
+            )
 
-    # -- prompts and completion -------------------------------------------------------------------------------
+        # -- prompts and completion -------------------------------------------------------------------------------
 
     async def list_prompts(
         self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListPromptsResult:
-        items = [p for _up, _name, p in self.gw.pool.catalog.prompts.values()]
-        page, cursor = _page(items, params.cursor if params else None)
-        return types.ListPromptsResult(prompts=page, next_cursor=cursor)
+        with self._span(ctx, "prompts/list", None):
+            items = [p for _up, _name, p in self.gw.pool.catalog.prompts.values()]
+            page, cursor = _page(items, params.cursor if params else None)
+            return types.ListPromptsResult(prompts=page, next_cursor=cursor)
 
     async def get_prompt(
         self, ctx: ServerRequestContext[Any], params: types.GetPromptRequestParams
     ) -> types.GetPromptResult:
-        hit = self.gw.pool.catalog.prompts.get(params.name)
-        if hit is None:
-            raise MCPError(code=types.INVALID_PARAMS, message=f"Unknown prompt: {params.name}")
-        upstream, name, _prompt = hit
-        return await self._upstream_op(
-            lambda: self.gw.pool.get(upstream).get_prompt(name, params.arguments, asker=self._asker(ctx)),
-            "prompts/get",
-        )
+        with self._span(ctx, "prompts/get", params.name):
+            hit = self.gw.pool.catalog.prompts.get(params.name)
+            if hit is None:
+                raise MCPError(code=types.INVALID_PARAMS, message=f"Unknown prompt: {params.name}")
+            upstream, name, _prompt = hit
+            return await self._upstream_op(
+                lambda: self.gw.pool.get(upstream).get_prompt(name, params.arguments, asker=self._asker(ctx)),
+                "prompts/get",
+            )
 
     async def complete(
         self, ctx: ServerRequestContext[Any], params: types.CompleteRequestParams
     ) -> types.CompleteResult:
-        ref = params.ref
-        upstream: str | None
-        if isinstance(ref, types.PromptReference):
-            hit = self.gw.pool.catalog.prompts.get(ref.name)
-            upstream = hit[0] if hit else None
-            if hit is not None:
-                ref = ref.model_copy(update={"name": hit[1]})
-        else:
-            upstream = self.gw.pool.catalog.template_owner(ref.uri)
-        if upstream is None:
-            return types.CompleteResult(completion=types.Completion(values=[], total=0, has_more=False))
-        argument = {"name": params.argument.name, "value": params.argument.value}
-        context_args = params.context.arguments if params.context is not None else None
-        up = upstream
-        return await self._upstream_op(
-            lambda: self.gw.pool.get(up).complete(ref, argument, context_args), "completion/complete"
-        )
+        with self._span(ctx, "completion/complete", None):
+            ref = params.ref
+            upstream: str | None
+            if isinstance(ref, types.PromptReference):
+                hit = self.gw.pool.catalog.prompts.get(ref.name)
+                upstream = hit[0] if hit else None
+                if hit is not None:
+                    ref = ref.model_copy(update={"name": hit[1]})
+            else:
+                upstream = self.gw.pool.catalog.template_owner(ref.uri)
+            if upstream is None:
+                return types.CompleteResult(completion=types.Completion(values=[], total=0, has_more=False))
+            argument = {"name": params.argument.name, "value": params.argument.value}
+            context_args = params.context.arguments if params.context is not None else None
+            up = upstream
+            return await self._upstream_op(
+                lambda: self.gw.pool.get(up).complete(ref, argument, context_args), "completion/complete"
+            )
 
     def _asker(self, ctx: ServerRequestContext[Any]) -> Asker:
         return NoAsker() if is_modern(ctx) else LegacyAsker(ctx)

@@ -14,6 +14,7 @@ from gateway.errors import CircuitOpenError, PolicyDeniedError
 from gateway.intercept.call import ToolCall
 from gateway.intercept.chain import CallNext, CallResult
 from gateway.policy.engine import Decision, PolicyRequest, PolicySet
+from gateway.telemetry import Telemetry
 
 __all__ = ["Authorize", "PolicyHolder"]
 
@@ -38,14 +39,18 @@ class Authorize:
         policy: PolicyHolder,
         approver: Approver,
         always_rule: Callable[[ToolCall, Decision], Awaitable[str]] | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.policy = policy
         self.approver = approver
         self._always_rule = always_rule
+        self.telemetry = telemetry or Telemetry.disabled()
 
     async def __call__(self, call: ToolCall, call_next: CallNext) -> CallResult:
         request = PolicyRequest.from_call(call)
-        decision = self.policy.current.evaluate(request)
+        with self.telemetry.child_span("policy", {"mcp_gateway.upstream": call.upstream}) as span:
+            decision = self.policy.current.evaluate(request)
+            span.set_attribute("mcp_gateway.decision", decision.decision)
         if decision.decision == "prompt" and self.policy.always is not None:
             granted = self.policy.always.evaluate(request)
             if granted.source == "rule" and granted.decision == "allow":
@@ -74,9 +79,14 @@ class Authorize:
 
         if decision.decision == "prompt":
             await call.events.emit("tool_decision", base | {"final": False})
-            outcome = await self._ask(call, decision)
+            self.telemetry.record_approval("requested", upstream=call.upstream, tool=call.tool)
+            with self.telemetry.child_span("approval wait", {"mcp_gateway.upstream": call.upstream}):
+                outcome = await self._ask(call, decision)
             if isinstance(outcome, types.InputRequiredResult):
                 return outcome
+            self.telemetry.record_approval(
+                "answered", outcome.option, upstream=call.upstream, tool=call.tool, wait_s=outcome.wait_seconds
+            )
             final = base | {
                 "decision": "allow" if outcome.approved else "deny",
                 "source": "queue" if outcome.approval_id else "user",

@@ -44,6 +44,7 @@ class InjectCredentials:
             call = replace(call, arguments=inject_hidden_arguments(call.arguments, resolved))
         if names:
             await call.events.emit("credentials_used", call_fields(call) | {"credentials": names})
+        await call.events.emit("call_forwarded", call_fields(call))
         try:
             result = await call_next(call)
         except MCPError as exc:

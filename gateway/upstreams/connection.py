@@ -131,7 +131,8 @@ class UpstreamConnection:
         backoff = BACKOFF_INITIAL
         while not self._stop.is_set():
             self._reconnect = anyio.Event()
-            self.state = "starting" if self.restarts == 0 else "restarting"
+            if self.restarts == 0:
+                self.state = "starting"  # on restarts the state stays "failed" (with why) until it is up again
             try:
                 async with self._connected() as exited:
                     backoff = BACKOFF_INITIAL

@@ -53,7 +53,9 @@ def test_precedence_and_per_field_merge(dirs: Dirs) -> None:
         (stdio("a", env={"A": "1"}), {"url": "https://x.example/mcp"}, {"url": "https://x.example/mcp"}),
     ],
 )
-def test_merge_table(dirs: Dirs, user: dict[str, object], project: dict[str, object], expected: dict[str, object]) -> None:
+def test_merge_table(
+    dirs: Dirs, user: dict[str, object], project: dict[str, object], expected: dict[str, object]
+) -> None:
     dirs.user_file({"upstreams": {"x": user}})
     dirs.project_file({"upstreams": {"x": project}})
     up = dirs.load().file.upstreams["x"]

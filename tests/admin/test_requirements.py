@@ -79,8 +79,8 @@ ALLOW = {
         ("time", stdio("uvx", "evil-server"), "matches none of the identities"),
         ("time", stdio("uvx"), "matches none of the identities"),  # shorter than the prefix
         ("time", {"url": "https://api.example.com/mcp"}, "matches none of the identities"),
-        ("github", {"url": "https://api.example.com/mcp"}, None),
-        ("github", {"url": "https://evil.example.com/mcp"}, "url https://evil.example.com/mcp"),
+        ("gh-main", {"url": "https://api.example.com/mcp"}, None),
+        ("gh-main", {"url": "https://evil.example.com/mcp"}, "url https://evil.example.com/mcp"),
         ("files", stdio("npx", "files"), "its name is not on the allow-list"),
     ],
 )
@@ -139,3 +139,13 @@ def test_requirement_policy_shape(dirs: Dirs) -> None:
     assert rules[1]["match"] == {"upstream": "files", "tool": "rm*"}
     assert rules[2]["match"] == {"upstream": "db", "tool": "truncate"}
     assert all(r["decision"] == "deny" for r in rules[1:])
+
+
+def test_required_tokens_force_the_gateway_setting(dirs: Dirs) -> None:
+    project = dirs.project_file({"gateway": {"require_tokens": False}})
+    dirs.requirements({"require_tokens": True})
+    eff = dirs.load()
+    assert eff.file.gateway.require_tokens is True
+    assert eff.require_tokens is True
+    [notice] = eff.notices
+    assert notice.startswith(f"gateway.require_tokens: false (from {project.resolve()}) was replaced by true")
