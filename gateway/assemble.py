@@ -13,6 +13,8 @@ from typing import Any
 import anyio
 import structlog
 
+from gateway.admin.load import load_layered
+from gateway.admin.policies import load_policy_set
 from gateway.approvals.approver import Approver
 from gateway.approvals.settings import load_approval_settings
 from gateway.audit.settings import load_audit_settings
@@ -63,10 +65,6 @@ async def resolver_for(config: LoadedConfig, redactor: Redactor | None = None) -
     return KeyringResolver(CredentialStore.from_config(config), redactor or Redactor())
 
 
-def policies_dir_for(config: LoadedConfig, override: Path | None) -> Path:
-    return override if override is not None else config.base_dir / "policies"
-
-
 async def assemble(
     config: LoadedConfig,
     *,
@@ -84,9 +82,9 @@ async def assemble(
     store = CredentialStore.from_config(config)
     resolver = KeyringResolver(store, redactor)
 
-    pdir = policies_dir_for(config, policies_dir)
     always_path = config.state_dir / ALWAYS_FILE
-    holder = PolicyHolder(*(await _load_policy(pdir, always_path)))
+    policy_source = _PolicySource(config.path, policies_dir, always_path)
+    holder = PolicyHolder(*(await policy_source.load()))
 
     headers: dict[str, str] = {}
     if telemetry_settings.enabled and telemetry_settings.headers:
@@ -110,7 +108,7 @@ async def assemble(
             identity=call.identity.name,
             justification=f"always allowed by {call.identity.name}",
         )
-        holder.current, holder.always = await _load_policy(pdir, always_path)
+        holder.current, holder.always = await policy_source.load()
         return rule_id
 
     gateway: Gateway
@@ -153,56 +151,70 @@ async def assemble(
         resolver=resolver,
         visible=visible,
         reload_poll=reload_poll,
+        loader=lambda: load_layered(config.path, policies_dir=policies_dir)[0],
     )
     gateway.redactor = redactor
     gateway.telemetry = telemetry
     gateway.background.append(lambda: _watch_credentials(gateway, store, redactor))
     gateway.background.append(audit.run_flusher)
     if reload_poll:
-        gateway.background.append(lambda: _watch_policies(gateway, holder, pdir, always_path, reload_poll))
+        gateway.background.append(lambda: _watch_policies(gateway, holder, policy_source, reload_poll))
     gateway.closers.extend([audit.aclose, telemetry.aclose])
     return gateway
 
 
-async def _load_policy(pdir: Path, always_path: Path) -> tuple[PolicySet, PolicySet | None]:
-    def load() -> tuple[PolicySet, PolicySet | None]:
-        main = load_policies(pdir if pdir.is_dir() else None)
-        always = load_policies(None, [always_path]) if always_path.exists() else None
-        return main, always
+class _PolicySource:
+    """Where policies come from: every layer's policies/, the requirements, and the user's "always" answers."""
 
-    return await anyio.to_thread.run_sync(load)
+    def __init__(self, config_path: Path, override: Path | None, always_path: Path) -> None:
+        self.config_path = config_path
+        self.override = override
+        self.always_path = always_path
+        self.files: list[Path] = []
+
+    async def load(self) -> tuple[PolicySet, PolicySet | None]:
+        def load() -> tuple[PolicySet, PolicySet | None]:
+            loaded, eff = load_layered(self.config_path, policies_dir=self.override)
+            main, notices = load_policy_set(eff)
+            for notice in notices:
+                log.warning("policy adjusted by requirements", notice=notice)
+            always = load_policies(None, [self.always_path]) if self.always_path.exists() else None
+            self.files = [*eff.policy_dirs, *loaded.sources, self.always_path]
+            return main, always
+
+        return await anyio.to_thread.run_sync(load)
+
+    def fingerprint(self) -> list[tuple[str, int, int]]:
+        files: list[Path] = []
+        for entry in self.files:
+            files.extend(sorted(entry.glob("*.y*ml")) if entry.is_dir() else [entry])
+        out: list[tuple[str, int, int]] = []
+        for f in files:
+            try:
+                st = f.stat()
+            except OSError:
+                continue
+            out.append((str(f), st.st_mtime_ns, st.st_size))
+        return out
 
 
-async def _watch_policies(gateway: Gateway, holder: PolicyHolder, pdir: Path, always_path: Path, poll: float) -> None:
-    last = await anyio.to_thread.run_sync(_policy_fingerprint, pdir, always_path)
+async def _watch_policies(gateway: Gateway, holder: PolicyHolder, source: _PolicySource, poll: float) -> None:
+    last = await anyio.to_thread.run_sync(source.fingerprint)
     while True:
         await anyio.sleep(poll)
-        now = await anyio.to_thread.run_sync(_policy_fingerprint, pdir, always_path)
+        now = await anyio.to_thread.run_sync(source.fingerprint)
         if now == last:
             continue
         last = now
         try:
-            holder.current, holder.always = await _load_policy(pdir, always_path)
+            holder.current, holder.always = await source.load()
         except ConfigError as exc:
             log.error("policy reload rejected; keeping the running policies", error=str(exc))
             await gateway.emit("config_reloaded", {"ok": False, "what": "policies", "error": str(exc)})
             continue
-        log.info("policies reloaded")
+        log.info("policies reloaded", version=holder.current.policy_version)
         await gateway.emit("config_reloaded", {"ok": True, "what": "policies"})
         await gateway.refresh_tool_visibility()
-
-
-def _policy_fingerprint(pdir: Path, always_path: Path) -> list[tuple[str, int, int]]:
-    files = sorted(pdir.glob("*.y*ml")) if pdir.is_dir() else []
-    files.append(always_path)
-    out: list[tuple[str, int, int]] = []
-    for f in files:
-        try:
-            st = f.stat()
-        except OSError:
-            continue
-        out.append((str(f), st.st_mtime_ns, st.st_size))
-    return out
 
 
 async def _watch_credentials(gateway: Gateway, store: CredentialStore, redactor: Redactor) -> None:

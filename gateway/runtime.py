@@ -49,6 +49,7 @@ class Gateway:
         identify: Callable[[ServerRequestContext[Any]], Identity] | None = None,
         visible: VisibleFn | None = None,
         reload_poll: float | None = RELOAD_POLL_SECONDS,
+        loader: Callable[[], LoadedConfig] | None = None,
     ) -> None:
         self.config = config
         self.steps: list[Step] = list(steps)
@@ -56,6 +57,7 @@ class Gateway:
         self.identify = identify
         self._visible = visible
         self._reload_poll = reload_poll
+        self._loader = loader or (lambda: load_config(self.config.path))
         self._listeners: list[Callable[[set[str]], Awaitable[None]]] = []
         self.pool = UpstreamPool(config, resolver=resolver, on_catalog_change=self._catalog_changed, on_event=self.emit)
         self._tg: anyio.abc.TaskGroup | None = None
@@ -149,11 +151,10 @@ class Gateway:
     # -- hot reload ------------------------------------------------------------------------------------------------
 
     async def _watch_config(self, interval: float) -> None:
-        path = self.config.path
-        last = await anyio.to_thread.run_sync(_fingerprint, path)
+        last = await anyio.to_thread.run_sync(_fingerprint, self._watched())
         while True:
             await anyio.sleep(interval)
-            now = await anyio.to_thread.run_sync(_fingerprint, path)
+            now = await anyio.to_thread.run_sync(_fingerprint, self._watched())
             if now == last:
                 continue
             last = now
@@ -162,11 +163,13 @@ class Gateway:
     async def reload(self) -> bool:
         """Re-read the config; an invalid file is rejected and the running configuration stays."""
         try:
-            new = await anyio.to_thread.run_sync(load_config, self.config.path)
+            new = await anyio.to_thread.run_sync(self._loader)
         except ConfigError as exc:
             log.error("config reload rejected; keeping the running configuration", error=str(exc))
             await self.emit("config_reloaded", {"ok": False, "error": str(exc)})
             return False
+        for notice in new.notices:
+            log.warning("configuration adjusted by requirements", notice=notice)
         self.config = new
         diff = await self.pool.apply(new)
         log.info("config reloaded", **diff)
@@ -197,9 +200,17 @@ class Gateway:
             await anyio.sleep(0.2)  # coalesce bursts of state changes into one write
 
 
-def _fingerprint(path: Path) -> tuple[int, int, int] | None:
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return (st.st_mtime_ns, st.st_size, st.st_ino)
+    def _watched(self) -> list[Path]:
+        return [self.config.path, *self.config.sources]
+
+
+def _fingerprint(paths: list[Path]) -> list[tuple[int, int, int] | None]:
+    out: list[tuple[int, int, int] | None] = []
+    for path in paths:
+        try:
+            st = path.stat()
+        except OSError:
+            out.append(None)
+            continue
+        out.append((st.st_mtime_ns, st.st_size, st.st_ino))
+    return out

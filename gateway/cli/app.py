@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+from typing import Annotated
+
 import typer
 
 from gateway import __version__
-from gateway.cli import approvals, audit, creds, policy, serve, tokens, upstreams
+from gateway.admin.load import env_overrides
+from gateway.cli import approvals, audit, config, creds, policy, serve, tokens, upstreams
 
 app = typer.Typer(
     name="mcp-gateway",
@@ -21,6 +25,27 @@ app.add_typer(approvals.app, name="approvals", help="Answer pending approvals fr
 app.add_typer(creds.app, name="creds", help="Manage credentials stored in the OS keyring.")
 app.add_typer(audit.app, name="audit", help="Read, verify and export the audit trail.")
 app.add_typer(tokens.app, name="tokens", help="Bearer tokens for clients of the HTTP front.")
+app.add_typer(
+    config.app, name="config", help="Show the effective configuration and explain where values come from."
+)
+
+
+@app.callback()
+def _global(
+    system_dir: Annotated[
+        str | None,
+        typer.Option(
+            "--system-dir",
+            help="Managed defaults and requirements.yaml (default: $MCP_GATEWAY_SYSTEM_DIR or /etc/mcp-gateway). "
+            "Accepted before or after the command.",
+        ),
+    ] = None,
+    profile: Annotated[
+        str | None,
+        typer.Option("--profile", help="Profile overlay (default: $MCP_GATEWAY_PROFILE). Before or after the command."),
+    ] = None,
+) -> None:
+    env_overrides(system_dir, profile)
 
 
 @app.command("version")
@@ -29,9 +54,26 @@ def version() -> None:
     typer.echo(__version__)
 
 
+def _take_global_options(argv: list[str]) -> list[str]:
+    """``--system-dir`` / ``--profile`` work on every command: take them wherever they appear."""
+    out: list[str] = []
+    values: dict[str, str] = {}
+    it = iter(argv)
+    for arg in it:
+        name, eq, value = arg.partition("=")
+        if name in ("--system-dir", "--profile"):
+            if not eq:
+                value = next(it, "")
+            values[name] = value
+            continue
+        out.append(arg)
+    env_overrides(values.get("--system-dir"), values.get("--profile"))
+    return out
+
+
 def main() -> None:
     from gateway.logging import configure_logging
 
     # Commands other than `serve` log only warnings, on stderr (stdout is for their output).
     configure_logging("warning")
-    app()
+    app(args=_take_global_options(sys.argv[1:]))

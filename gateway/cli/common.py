@@ -11,7 +11,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 
-from gateway.config.loader import LoadedConfig, load_config
+from gateway.config.loader import LoadedConfig
 from gateway.errors import ConfigError
 
 __all__ = [
@@ -57,10 +57,16 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 
 def load_or_exit(path: Path | None) -> LoadedConfig:
+    """The effective configuration (layers, profile and requirements applied); exits 2 with the reason if invalid."""
+    from gateway.admin.load import load_layered
+
     try:
-        return load_config(path or default_config_path())
+        loaded, _effective = load_layered(path or default_config_path())
     except ConfigError as exc:
         fail(str(exc))
+    for notice in loaded.notices:
+        err_console.print(f"[yellow]note:[/] {notice}", highlight=False)
+    return loaded
 
 
 def print_json(data: Any) -> None:

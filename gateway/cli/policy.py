@@ -11,7 +11,7 @@ from rich.table import Table
 
 from gateway.cli.common import ConfigOption, JsonOption, default_config_path, fail, out_console, print_json
 from gateway.errors import ConfigError
-from gateway.policy import PolicyRequest, lint_policies, load_policies
+from gateway.policy import PolicyRequest, PolicySet, lint_policies, load_policies
 
 app = typer.Typer(help="Check and lint tool-call policies.", no_args_is_help=True)
 
@@ -26,6 +26,22 @@ PoliciesOption = Annotated[
 ]
 
 _STYLE = {"allow": "green", "prompt": "yellow", "deny": "bold red"}
+
+
+def _effective_policies(config: Path | None, policies: Path | None, directory: Path) -> PolicySet:
+    """What the gateway would enforce: every layer's policies plus the admin's requirements.
+
+    Without a config file (a bare policy directory being checked) only that directory is loaded.
+    """
+    from gateway.admin.load import load_layered
+    from gateway.admin.policies import load_policy_set
+
+    config_path = config or default_config_path()
+    if not config_path.exists():
+        return load_policies(directory)
+    _loaded, eff = load_layered(config_path, policies_dir=policies)
+    policy_set, _notices = load_policy_set(eff)
+    return policy_set
 
 
 def _policies_dir(policies: Path | None, config: Path | None) -> Path:
@@ -66,7 +82,7 @@ def check(
     hints = _json_object(annotations, "--annotations")
     directory = _policies_dir(policies, config)
     try:
-        policy_set = load_policies(directory)
+        policy_set = _effective_policies(config, policies, directory)
     except ConfigError as exc:
         fail(str(exc))
     request = PolicyRequest(

@@ -44,7 +44,9 @@ def _upstream_rows(loaded: LoadedConfig) -> tuple[bool, list[dict[str, Any]]]:
             target = " ".join([up.command, *up.args])
         else:
             target = up.url.split("?", 1)[0]  # a query string may carry a token
-        if not up.enabled:
+        if name in loaded.disabled_reasons:
+            state, why = "disabled", loaded.disabled_reasons[name]
+        elif not up.enabled:
             state, why = "disabled", "disabled in config"
         elif status is None:
             state, why = "not running", None

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,11 @@ class LoadedConfig:
 
     path: Path
     file: UpstreamsFile
+    # Upstreams turned off by the admin's requirements, with the reason shown in `upstreams list` and status.
+    disabled_reasons: Mapping[str, str] = field(default_factory=dict)
+    # Every file the effective configuration was (or would be) read from: what hot reload watches.
+    sources: tuple[Path, ...] = ()
+    notices: tuple[str, ...] = ()
 
     @property
     def base_dir(self) -> Path:

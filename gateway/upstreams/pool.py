@@ -147,7 +147,7 @@ class UpstreamPool:
                 "state": conn.state if conn else ("disabled" if not spec.enabled else "stopped"),
                 "transport": spec.transport,
                 "tools": tools,
-                "error": conn.error if conn else None,
+                "error": self.config.disabled_reasons.get(name) or (conn.error if conn else None),
                 "protocol": conn.protocol if conn else None,
                 "pid": conn.pid if conn and conn.state == "ready" else None,
             }
