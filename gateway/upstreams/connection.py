@@ -166,6 +166,8 @@ class UpstreamConnection:
 
     def _why_failed(self, err: BaseException) -> str:
         proc = self._proc
+        if isinstance(err, TimeoutError):
+            return _describe(err)  # we stopped it: its exit code says nothing
         if proc is not None and proc.returncode is not None and self.state != "ready":
             return f"exited with code {proc.returncode} during startup (its stderr is in the gateway log)"
         return _describe(err)
