@@ -199,7 +199,6 @@ class Gateway:
             self._status_dirty = anyio.Event()
             await anyio.sleep(0.2)  # coalesce bursts of state changes into one write
 
-
     def _watched(self) -> list[Path]:
         return [self.config.path, *self.config.sources]
 

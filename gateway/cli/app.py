@@ -25,9 +25,7 @@ app.add_typer(approvals.app, name="approvals", help="Answer pending approvals fr
 app.add_typer(creds.app, name="creds", help="Manage credentials stored in the OS keyring.")
 app.add_typer(audit.app, name="audit", help="Read, verify and export the audit trail.")
 app.add_typer(tokens.app, name="tokens", help="Bearer tokens for clients of the HTTP front.")
-app.add_typer(
-    config.app, name="config", help="Show the effective configuration and explain where values come from."
-)
+app.add_typer(config.app, name="config", help="Show the effective configuration and explain where values come from.")
 
 
 @app.callback()

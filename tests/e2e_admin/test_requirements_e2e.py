@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from pathlib import Path
 
+import anyio
 import mcp_types as types
 import pytest
 from mcp import Client
 
 from tests.support.gateway_proc import (
+    FIXTURE,
     GATEWAY_BIN,
     PYTHON,
-    FIXTURE,
     fixture_upstream,
     read_record,
     running_gateway,
@@ -97,26 +97,29 @@ async def test_requirements_hold_against_user_config(tmp_path: Path) -> None:
             winning = [m for m in denied[0]["matched_rules"] if m["id"] == "corp-no-delete-all"]
             assert winning and "requirements.yaml" in winning[0]["file"]
 
-            listed = subprocess.run(
+            listed = await anyio.run_process(
                 [GATEWAY_BIN, "upstreams", "list", "--json", "--config", str(cfg)],
-                capture_output=True, text=True, timeout=60, env={**os.environ, **env}, check=True,
+                env={**os.environ, **env},
+                check=True,
             )
-            rows = {row["name"]: row for row in json.loads(listed.stdout)["upstreams"]}
+            rows = {row["name"]: row for row in json.loads(listed.stdout.decode())["upstreams"]}
             assert rows["rogue"]["state"] == "disabled", rows["rogue"]
             assert "requirements.yaml" in json.dumps(rows["rogue"]), rows["rogue"]
             assert rows["fx"]["state"] == "ready"
 
-            explained = subprocess.run(
+            explained = await anyio.run_process(
                 [GATEWAY_BIN, "config", "explain", "upstreams.rogue", "--config", str(cfg)],
-                capture_output=True, text=True, timeout=60, env={**os.environ, **env}, check=True,
+                env={**os.environ, **env},
+                check=True,
             )
-            assert "requirements.yaml" in explained.stdout and "rogue" in explained.stdout
+            assert "requirements.yaml" in explained.stdout.decode() and "rogue" in explained.stdout.decode()
 
-            checked = subprocess.run(
+            checked = await anyio.run_process(
                 [GATEWAY_BIN, "policy", "check", "fx", "delete_all", "--json", "--config", str(cfg)],
-                capture_output=True, text=True, timeout=60, env={**os.environ, **env},
+                env={**os.environ, **env},
+                check=False,
             )
-            assert json.loads(checked.stdout)["decision"] == "deny", checked.stdout
+            assert json.loads(checked.stdout.decode())["decision"] == "deny", checked.stdout.decode()
         assert not [r for r in read_record(record) if r.get("tool") == "delete_all"]
     finally:
         for key in env:

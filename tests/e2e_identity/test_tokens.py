@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio
 import httpx2
 import mcp_types as types
 import pytest
@@ -114,8 +115,6 @@ async def test_tokens_identity_groups_and_revocation(tmp_path: Path, mode: str) 
         starts = {r["identity"] for r in records if r["event"] == "session_start"}
         assert {"alice", "bob"} <= starts
 
-        subprocess.run(
-            [GATEWAY_BIN, "tokens", "revoke", "bob", "--config", str(cfg)], check=True, capture_output=True, timeout=60
-        )
+        await anyio.run_process([GATEWAY_BIN, "tokens", "revoke", "bob", "--config", str(cfg)], check=True)
         assert _post(url, bob) == 401
         assert _post(url, alice) == 200

@@ -166,7 +166,7 @@ async def call_tool(
     if name == "add_tool":
         dynamic_tools.append(f"dynamic{len(dynamic_tools) or ''}")
         await bus.publish(ToolsListChanged())
-        for s in list(legacy_sessions):
+        for s in legacy_sessions:
             await s.send_tool_list_changed()
         return types.CallToolResult(content=text("added"))
     if name == "crash":
@@ -186,7 +186,10 @@ async def call_tool(
 
         raise MCPError(code=-32000, message=str(args.get("text", "upstream error")))
     if name == "spawn_child":
-        child = subprocess.Popen(["sleep", "300"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        # A real grandchild for the process-hygiene tests; starting it blocks for microseconds only.
+        child = subprocess.Popen(  # noqa: ASYNC220
+            ["sleep", "300"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL
+        )
         return types.CallToolResult(content=text(str(child.pid)))
     if name == "big":
         return types.CallToolResult(content=text("x" * int(args.get("size", 100_000))))

@@ -41,9 +41,7 @@ def test_prefixes_filters_and_hidden_arguments() -> None:
 
 
 def test_name_collision_keeps_the_first_upstream_by_name() -> None:
-    cat = build_catalog(
-        [_view("b", [_tool("same")], prefix="none"), _view("a", [_tool("same")], prefix="none")]
-    )
+    cat = build_catalog([_view("b", [_tool("same")], prefix="none"), _view("a", [_tool("same")], prefix="none")])
     assert cat.tools["same"].upstream == "a"
 
 
