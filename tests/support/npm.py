@@ -15,6 +15,7 @@ import pytest
 __all__ = ["EVERYTHING_PACKAGE", "NPM_DIR", "everything_entry", "everything_http_command", "everything_stdio"]
 
 NPM_DIR = Path(__file__).resolve().parents[1] / ".npm"
+REPO_MODULES = Path(__file__).resolve().parents[2] / "node_modules"
 EVERYTHING_PACKAGE = "@modelcontextprotocol/server-everything"
 
 
@@ -30,10 +31,14 @@ def _need(tool: str) -> str:
 
 
 def everything_entry() -> Path:
-    """Path of server-everything's ``dist/index.js``, installing the package into tests/.npm/ if needed."""
+    """Path of server-everything's ``dist/index.js``: the one `./run setup` installed (package.json), else
+    installed into tests/.npm/ on first use."""
+    _need("node")
+    pinned = REPO_MODULES / "@modelcontextprotocol" / "server-everything" / "dist" / "index.js"
+    if pinned.exists():
+        return pinned
     node_dir = NPM_DIR / "node_modules" / "@modelcontextprotocol" / "server-everything"
     entry = node_dir / "dist" / "index.js"
-    _need("node")
     if not entry.exists():
         npm = _need("npm")
         NPM_DIR.mkdir(parents=True, exist_ok=True)
