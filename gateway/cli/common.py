@@ -60,6 +60,9 @@ def load_or_exit(path: Path | None) -> LoadedConfig:
     """The effective configuration (layers, profile and requirements applied); exits 2 with the reason if invalid."""
     from gateway.admin.load import load_layered
 
+    if path is not None and not path.exists():
+        # Layers are optional, but a file named on the command line must exist: a typo is not "no config".
+        fail(f"{path}: file not found; pass --config PATH or create it")
     try:
         loaded, _effective = load_layered(path or default_config_path())
     except ConfigError as exc:
