@@ -8,7 +8,7 @@ from typing import Any
 
 from gateway.audit.settings import PrivacyLevel
 
-__all__ = ["OMITTED", "apply_privacy", "json_size", "jsonable", "preview"]
+__all__ = ["OMITTED", "apply_privacy", "dumps", "json_size", "jsonable", "preview"]
 
 OMITTED = "[omitted]"
 """What privacy level ``none`` records instead of a value."""
@@ -35,10 +35,26 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
+def _default(value: Any) -> Any:
+    model_dump = getattr(value, "model_dump", None)
+    if callable(model_dump):
+        return model_dump(mode="json", by_alias=True, exclude_none=True)
+    return str(value)
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON. Native values are serialised directly (the common case, and fast); anything unusual
+    (NaN, non-string keys, ...) goes through ``jsonable`` first."""
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_default, allow_nan=False)
+    except (TypeError, ValueError):
+        return json.dumps(jsonable(value), ensure_ascii=False, separators=(",", ":"))
+
+
 def _text(value: Any) -> str:
     if isinstance(value, str):
         return value
-    return json.dumps(jsonable(value), ensure_ascii=False, separators=(",", ":"))
+    return dumps(value)
 
 
 def json_size(value: Any) -> int:
@@ -66,7 +82,7 @@ def apply_privacy(level: PrivacyLevel, value: Any, *, preview_chars: int = 2000,
         return OMITTED
     if level == "preview":
         return preview(value, preview_chars)
-    data = jsonable(value)
-    if json_size(data) > max_chars:
-        return preview(data, max_chars)
-    return data
+    text = _text(value)
+    if len(text) > max_chars:
+        return preview(text, max_chars)
+    return json.loads(text) if not isinstance(value, str) else value

@@ -18,7 +18,6 @@ the next emit retries them, so the chain stays gap-free once the disk recovers.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Mapping, MutableMapping
 from datetime import UTC, datetime
@@ -33,7 +32,7 @@ from anyio import to_thread
 from gateway.audit.chain import RESERVED_KEYS, format_ts, line_hash, seal
 from gateway.audit.events import AUDIT_CLOSED
 from gateway.audit.files import AuditFiles, PendingLine, WriteFailed
-from gateway.audit.privacy import jsonable
+from gateway.audit.privacy import dumps
 from gateway.audit.settings import AuditSettings
 from gateway.errors import AuditError
 
@@ -72,7 +71,7 @@ class AuditLog:
             structlog.ReturnLogger(),
             processors=[
                 self._build_record,
-                structlog.processors.JSONRenderer(serializer=json.dumps, ensure_ascii=False, separators=(",", ":")),
+                structlog.processors.JSONRenderer(serializer=_serialize),
             ],
             wrapper_class=structlog.BoundLogger,
             context_class=dict,
@@ -214,7 +213,7 @@ class AuditLog:
             data = self._redact(data)
         if not isinstance(data, Mapping):
             raise TypeError("the audit redact hook must return a mapping")
-        safe = {k: v for k, v in jsonable(data).items() if k not in RESERVED_KEYS}
+        safe = {str(k): v for k, v in data.items() if k not in RESERVED_KEYS}
         return {"seq": seq, "ts": ts, "event": event_dict["event"], **safe, "prev": prev}
 
     # -- writing (worker thread, one batch at a time) -------------------------------------------
@@ -247,3 +246,7 @@ class AuditLog:
         self.healthy = False
         _log.error("audit write failed in %s: %s", self.directory, exc)
         raise AuditError(detail=str(exc)) from None
+
+
+def _serialize(obj: Any, **_kw: Any) -> str:
+    return dumps(obj)

@@ -105,6 +105,9 @@ class FrontServer:
             get_tool_input_schema=self._input_schema,
         )
         gateway.add_change_listener(self.announce)
+        # The gateway makes its own request spans (with its own providers); the SDK's default middleware would
+        # only add a second, no-op layer of work to every message.
+        self.server.middleware[:] = [m for m in self.server.middleware if type(m).__name__ != "OpenTelemetryMiddleware"]
         # The HTTP session manager builds its own init options; make listChanged the default everywhere.
         create = self.server.create_initialization_options
 
