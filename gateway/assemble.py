@@ -151,7 +151,7 @@ async def assemble(
         resolver=resolver,
         visible=visible,
         reload_poll=reload_poll,
-        loader=lambda: load_layered(config.path, policies_dir=policies_dir)[0],
+        loader=lambda: _reload(config.path, policies_dir),
     )
     gateway.redactor = redactor
     gateway.telemetry = telemetry
@@ -161,6 +161,13 @@ async def assemble(
         gateway.background.append(lambda: _watch_policies(gateway, holder, policy_source, reload_poll))
     gateway.closers.extend([audit.aclose, telemetry.aclose])
     return gateway
+
+
+def _reload(config_path: Path, policies_dir: Path | None) -> LoadedConfig:
+    """What hot reload loads: the effective config, held to the same checks as at startup."""
+    loaded, _eff = load_layered(config_path, policies_dir=policies_dir)
+    check_literal_secrets(loaded.file, path=loaded.path)
+    return loaded
 
 
 class _PolicySource:
