@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import warnings
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 import anyio
 import structlog
 import typer
+from mcp.shared.exceptions import MCPDeprecationWarning
 
 from gateway.cli.common import AuditDirOption, ConfigOption, fail, load_or_exit
 from gateway.errors import ConfigError
@@ -55,6 +57,8 @@ def serve(
             fail(str(exc))
     loaded = load_or_exit(config)
     configure_logging(log_level, fmt)
+    # Logging and sampling are deprecated in 2026-07-28 but still forwarded for clients that use them.
+    warnings.filterwarnings("ignore", category=MCPDeprecationWarning)
     try:
         anyio.run(_serve, loaded, policies, listen, audit_dir, assemble, (log_level, fmt))
     except ConfigError as exc:

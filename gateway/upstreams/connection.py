@@ -247,6 +247,8 @@ class UpstreamConnection:
                     sampling_callback=self._on_sampling,
                     list_roots_callback=self._on_roots,
                     logging_callback=self._on_log,
+                    # 2026-07-28 servers only log for requests that opt in; opt in so logs can be forwarded.
+                    log_level="info",
                     message_handler=self._on_message,
                 )
                 await stack.enter_async_context(client)
