@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import itertools
 import math
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,6 +23,7 @@ from gateway import __version__
 from gateway.config.models import HttpUpstream, StdioUpstream
 from gateway.config.secrets import SecretOrLiteral
 from gateway.errors import CredentialError, UpstreamTimeoutError, UpstreamUnavailableError
+from gateway.upstreams._support import Catalogue, LiveHeaders, StderrLog, all_pages, describe, dump
 from gateway.upstreams.asker import Asker, NoAsker, UpstreamRequest
 from gateway.upstreams.probe import ProbeCache
 from gateway.upstreams.process import StdioProcess
@@ -39,17 +39,6 @@ ChangeCallback = Callable[["UpstreamConnection"], Awaitable[None]]
 BACKOFF_INITIAL = 0.5
 BACKOFF_MAX = 30.0
 HTTP_PING_INTERVAL = 15.0
-STDERR_BURST = 50
-
-
-@dataclass(slots=True)
-class Catalogue:
-    """What an upstream offers, as last listed."""
-
-    tools: list[types.Tool] = field(default_factory=list)
-    resources: list[types.Resource] = field(default_factory=list)
-    templates: list[types.ResourceTemplate] = field(default_factory=list)
-    prompts: list[types.Prompt] = field(default_factory=list)
 
 
 @dataclass(eq=False, slots=True)
@@ -99,9 +88,7 @@ class UpstreamConnection:
         self._ids = itertools.count()
         self._header_values: dict[str, str] = {}
         self._proc: StdioProcess | None = None
-        self._stderr_window = 0.0
-        self._stderr_count = 0
-        self._stderr_dropped = 0
+        self._stderr = StderrLog(name)
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
 
@@ -167,10 +154,10 @@ class UpstreamConnection:
     def _why_failed(self, err: BaseException) -> str:
         proc = self._proc
         if isinstance(err, TimeoutError):
-            return _describe(err)  # we stopped it: its exit code says nothing
+            return describe(err)  # we stopped it: its exit code says nothing
         if proc is not None and proc.returncode is not None and self.state != "ready":
             return f"exited with code {proc.returncode} during startup (its stderr is in the gateway log)"
-        return _describe(err)
+        return describe(err)
 
     async def _wait_until_done(self, exited: anyio.Event | None) -> None:
         async with anyio.create_task_group() as tg:
@@ -294,7 +281,7 @@ class UpstreamConnection:
                 argv=[self.spec.command, *self.spec.args],
                 env=env,
                 cwd=str(self.cwd),
-                on_stderr=self._stderr_line,
+                on_stderr=self._stderr,
                 on_garbage=self._garbage_line,
             )
             self._header_values = {}
@@ -304,7 +291,7 @@ class UpstreamConnection:
         resolved = await self._resolve(self.spec.headers)
         self._header_values = resolved
         http = httpx2.AsyncClient(
-            auth=_LiveHeaders(self),
+            auth=LiveHeaders(lambda: self._header_values),
             timeout=httpx2.Timeout(self.spec.connect_timeout, read=self.spec.call_timeout + 30),
             follow_redirects=False,
         )
@@ -321,19 +308,6 @@ class UpstreamConnection:
         if isinstance(self.spec, HttpUpstream):
             self._header_values = await self._resolve(self.spec.headers)
 
-    def _stderr_line(self, line: str) -> None:
-        # A chatty upstream must not flood the gateway's log: at most STDERR_BURST lines per second are kept.
-        now = time.monotonic()
-        if now - self._stderr_window >= 1.0:
-            if self._stderr_dropped:
-                log.warning("upstream stderr lines suppressed", upstream=self.name, count=self._stderr_dropped)
-            self._stderr_window, self._stderr_count, self._stderr_dropped = now, 0, 0
-        self._stderr_count += 1
-        if self._stderr_count <= STDERR_BURST:
-            log.info("upstream stderr", upstream=self.name, line=line)
-        else:
-            self._stderr_dropped += 1
-
     def _garbage_line(self, line: str) -> None:
         log.warning("upstream wrote non-protocol output to stdout", upstream=self.name, line=line[:200])
 
@@ -345,12 +319,12 @@ class UpstreamConnection:
         caps = client.server_capabilities
         cat = Catalogue()
         if caps is None or caps.tools is not None:
-            cat.tools = await _all_pages(client.list_tools, "tools")
+            cat.tools = await all_pages(client.list_tools, "tools")
         if caps is not None and caps.resources is not None:
-            cat.resources = await _all_pages(client.list_resources, "resources")
-            cat.templates = await _all_pages(client.list_resource_templates, "resource_templates")
+            cat.resources = await all_pages(client.list_resources, "resources")
+            cat.templates = await all_pages(client.list_resource_templates, "resource_templates")
         if caps is not None and caps.prompts is not None:
-            cat.prompts = await _all_pages(client.list_prompts, "prompts")
+            cat.prompts = await all_pages(client.list_prompts, "prompts")
         self.catalogue = cat
 
     async def _listen(self, client: Client) -> None:
@@ -367,7 +341,7 @@ class UpstreamConnection:
         try:
             await self.refresh()
         except (MCPError, OSError) as exc:
-            log.warning("re-listing after list_changed failed", upstream=self.name, error=_describe(exc))
+            log.warning("re-listing after list_changed failed", upstream=self.name, error=describe(exc))
             return
         await self._on_change(self)
 
@@ -382,7 +356,7 @@ class UpstreamConnection:
         ):
             await self._changed()
         elif isinstance(message, Exception):
-            log.warning("upstream transport error", upstream=self.name, error=_describe(message))
+            log.warning("upstream transport error", upstream=self.name, error=describe(message))
 
     def _current_asker(self) -> Asker:
         # Which call a pushed request belongs to is not on the wire: with one call in flight it is that one;
@@ -399,7 +373,7 @@ class UpstreamConnection:
         self, context: ClientRequestContext, params: types.ElicitRequestParams
     ) -> types.ElicitResult | types.ErrorData:
         answer = await self._ask_one(types.ElicitRequest(params=params))
-        return answer if isinstance(answer, types.ErrorData) else types.ElicitResult.model_validate(_dump(answer))
+        return answer if isinstance(answer, types.ErrorData) else types.ElicitResult.model_validate(dump(answer))
 
     async def _on_sampling(
         self, context: ClientRequestContext, params: types.CreateMessageRequestParams
@@ -407,11 +381,11 @@ class UpstreamConnection:
         answer = await self._ask_one(types.CreateMessageRequest(params=params))
         if isinstance(answer, types.ErrorData | types.CreateMessageResult | types.CreateMessageResultWithTools):
             return answer
-        return types.CreateMessageResult.model_validate(_dump(answer))
+        return types.CreateMessageResult.model_validate(dump(answer))
 
     async def _on_roots(self, context: ClientRequestContext) -> types.ListRootsResult | types.ErrorData:
         answer = await self._ask_one(types.ListRootsRequest())
-        return answer if isinstance(answer, types.ErrorData) else types.ListRootsResult.model_validate(_dump(answer))
+        return answer if isinstance(answer, types.ErrorData) else types.ListRootsResult.model_validate(dump(answer))
 
     async def _on_log(self, params: types.LoggingMessageNotificationParams) -> None:
         if self._inflight:
@@ -517,45 +491,3 @@ class UpstreamConnection:
         client = self._require_client()
         with anyio.fail_after(self.spec.call_timeout):
             return await client.complete(ref, argument, context_arguments)
-
-
-class _LiveHeaders(httpx2.Auth):
-    """Sets the configured headers on every request from the connection's current values (rotation-safe)."""
-
-    def __init__(self, conn: UpstreamConnection) -> None:
-        self._conn = conn
-
-    def auth_flow(self, request: httpx2.Request) -> Any:
-        for key, value in self._conn._header_values.items():
-            request.headers[key] = value
-        yield request
-
-
-async def _all_pages(fetch: Callable[..., Awaitable[Any]], attr: str) -> list[Any]:
-    items: list[Any] = []
-    cursor: str | None = None
-    for _ in range(1000):
-        page = await fetch(cursor=cursor)
-        items.extend(getattr(page, attr))
-        cursor = page.next_cursor
-        if not cursor:
-            break
-    return items
-
-
-def _dump(answer: Any) -> Any:
-    return answer.model_dump(by_alias=True, exclude_none=True) if hasattr(answer, "model_dump") else answer
-
-
-def _describe(exc: BaseException) -> str:
-    """A short, log-safe description of why an upstream failed."""
-    if isinstance(exc, CredentialError):
-        return exc.public_message
-    if isinstance(exc, TimeoutError):
-        return "did not finish starting in time (startup_timeout)"
-    if isinstance(exc, FileNotFoundError):
-        return f"command not found: {exc.filename}"
-    if isinstance(exc, MCPError):
-        return f"{exc.message} (code {exc.code})"
-    text = str(exc) or type(exc).__name__
-    return text[:300]
