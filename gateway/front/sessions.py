@@ -21,6 +21,8 @@ __all__ = ["ClientSession", "SessionTracker", "local_identity"]
 
 log = structlog.get_logger("gateway.sessions")
 
+MAX_SESSIONS = 10_000
+
 
 @functools.cache
 def local_identity() -> Identity:
@@ -74,6 +76,8 @@ class SessionTracker:
         session = self._sessions.get(key)
         if not is_modern(ctx) and key not in self.legacy:
             self.legacy[key] = ctx.session
+            if len(self.legacy) > MAX_SESSIONS:
+                self.legacy.pop(next(iter(self.legacy)))  # the oldest; a live one re-registers on its next request
         if session is None:
             name, version = _client_info(ctx)
             session = ClientSession(
@@ -85,7 +89,7 @@ class SessionTracker:
                 transport=self.transport,
             )
             self._sessions[key] = session
-            if len(self._sessions) > 10_000:
+            if len(self._sessions) > MAX_SESSIONS:
                 self._sessions.pop(next(iter(self._sessions)))
             if self._on_start is not None:
                 await self._on_start(session)
