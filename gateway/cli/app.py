@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from gateway import __version__
-from gateway.admin.load import env_overrides
 from gateway.cli import approvals, audit, config, creds, policy, serve, tokens, upstreams
 
 app = typer.Typer(
@@ -43,13 +42,19 @@ def _global(
         typer.Option("--profile", help="Profile overlay (default: $MCP_GATEWAY_PROFILE). Before or after the command."),
     ] = None,
 ) -> None:
-    env_overrides(system_dir, profile)
+    _env_overrides(system_dir, profile)
 
 
 @app.command("version")
 def version() -> None:
     """Print the gateway's version."""
     typer.echo(__version__)
+
+
+def _env_overrides(system_dir: str | None, profile: str | None) -> None:
+    from gateway.admin.load import env_overrides  # lazy: most commands never need the admin layer's imports
+
+    env_overrides(system_dir, profile)
 
 
 def _take_global_options(argv: list[str]) -> list[str]:
@@ -65,7 +70,7 @@ def _take_global_options(argv: list[str]) -> list[str]:
             values[name] = value
             continue
         out.append(arg)
-    env_overrides(values.get("--system-dir"), values.get("--profile"))
+    _env_overrides(values.get("--system-dir"), values.get("--profile"))
     return out
 
 

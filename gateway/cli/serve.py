@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Annotated, Literal
 import anyio
 import structlog
 import typer
-from mcp.shared.exceptions import MCPDeprecationWarning
 
 from gateway.cli.common import AuditDirOption, ConfigOption, fail, load_or_exit
 from gateway.errors import ConfigError
@@ -58,6 +57,8 @@ def serve(
     loaded = load_or_exit(config)
     configure_logging(log_level, fmt)
     # Logging and sampling are deprecated in 2026-07-28 but still forwarded for clients that use them.
+    from mcp.shared.exceptions import MCPDeprecationWarning
+
     warnings.filterwarnings("ignore", category=MCPDeprecationWarning)
     try:
         anyio.run(_serve, loaded, policies, listen, audit_dir, assemble, (log_level, fmt))
