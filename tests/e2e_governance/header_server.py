@@ -24,10 +24,19 @@ Scope = dict[str, Any]
 class RequireHeader:
     """ASGI middleware: HTTP requests must carry the expected X-Token (lifespan passes through)."""
 
-    def __init__(self, app: Any, expected: str, record: str | None) -> None:
+    def __init__(self, app: Any, expected: str, record: str | None, accepted_file: str | None = None) -> None:
         self.app = app
         self.expected = expected.encode()
         self.record = record
+        self.accepted_file = accepted_file
+
+    def _accepted(self) -> set[bytes]:
+        """EXPECT_TOKEN, plus the lines of $EXPECT_TOKEN_FILE (re-read per request, so tests can rotate)."""
+        tokens = {self.expected}
+        if self.accepted_file and os.path.exists(self.accepted_file):
+            with open(self.accepted_file, "rb") as f:
+                tokens |= {line.strip() for line in f if line.strip()}
+        return tokens
 
     def _note(self, token: bytes | None) -> None:
         assert self.record is not None
@@ -39,7 +48,8 @@ class RequireHeader:
             token = dict(scope.get("headers", [])).get(b"x-token")
             if self.record:
                 await anyio.to_thread.run_sync(self._note, token)
-            if token != self.expected:
+            accepted = await anyio.to_thread.run_sync(self._accepted)
+            if token not in accepted:
                 await send(
                     {"type": "http.response.start", "status": 401, "headers": [(b"content-type", b"text/plain")]}
                 )
@@ -51,7 +61,9 @@ class RequireHeader:
 def main() -> None:
     port = int(sys.argv[1])
     inner = build_server().streamable_http_app(streamable_http_path="/mcp", host="127.0.0.1")
-    app = RequireHeader(inner, os.environ["EXPECT_TOKEN"], os.environ.get("HEADER_RECORD"))
+    app = RequireHeader(
+        inner, os.environ["EXPECT_TOKEN"], os.environ.get("HEADER_RECORD"), os.environ.get("EXPECT_TOKEN_FILE")
+    )
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
 
 

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import anyio
 import mcp_types as types
 import pytest
 from mcp import MCPError
@@ -71,7 +72,12 @@ def header_upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[
     log = (d / "stderr.log").open("wb")
     proc = subprocess.Popen(
         [PYTHON, HEADER_SERVER, str(port)],
-        env={**os.environ, "EXPECT_TOKEN": token, "HEADER_RECORD": str(record)},
+        env={
+            **os.environ,
+            "EXPECT_TOKEN": token,
+            "HEADER_RECORD": str(record),
+            "EXPECT_TOKEN_FILE": str(record.with_name("accepted.txt")),
+        },
         stdin=subprocess.DEVNULL,
         stdout=log,
         stderr=log,
@@ -243,3 +249,23 @@ async def test_rotation_restarts_stdio_upstream(rig: Rig) -> None:
         leaked = await client.call_tool("fx__reveal", {"name": "API_TOKEN"})
         assert new not in json.dumps(leaked.model_dump(mode="json"))
     assert types is not None
+
+
+async def test_rotation_reaches_http_headers_without_restart(rig: Rig) -> None:
+    """Last in the module: `creds set` on a header credential; the next requests carry the new value."""
+    new = "h-rotated-" + secrets.token_hex(12)
+    rig.header_record.with_name("accepted.txt").write_text(new + "\n", encoding="utf-8")
+    creds_set(rig.config, "h-token", new, rig.env)
+    rig.values["h-token-old"] = rig.values["h-token"]
+    rig.values["h-token"] = new
+
+    async def rotated() -> bool | None:
+        async with connect(rig.url, "2026-07-28", Answers()) as client:
+            got = await client.call_tool("hx__echo", {"text": "after rotation"})
+        seen = rig.header_record.read_text().split()
+        return True if text_of(got) == "after rotation" and seen and seen[-1] == new else None
+
+    with anyio.fail_after(20):
+        while not await rotated():  # noqa: ASYNC110 - each try is a real round trip, polled with a deadline
+            await anyio.sleep(0.2)
+    assert rig.gateway.upstream_status("hx")["state"] == "ready"  # type: ignore[index]
