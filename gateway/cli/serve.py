@@ -65,7 +65,7 @@ def serve(
     except ConfigError as exc:
         fail(str(exc))
     except KeyboardInterrupt:
-        pass
+        raise typer.Exit(130) from None  # interrupted before the signal handler was in place
 
 
 async def _serve(

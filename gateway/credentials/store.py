@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import re
@@ -128,11 +129,10 @@ class CredentialStore:
         existed = name in index
         try:
             if value is None:
-                try:
+                # Not stored is fine: the name is still dropped from the index below.
+                with contextlib.suppress(keyring.errors.PasswordDeleteError):
                     backend.delete_password(SERVICE_NAME, name)
                     existed = True
-                except keyring.errors.PasswordDeleteError:
-                    pass  # not stored: still drop it from the index below
                 index.discard(name)
             else:
                 backend.set_password(SERVICE_NAME, name, value)

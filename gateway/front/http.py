@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 from typing import Any
 
@@ -40,11 +39,8 @@ def parse_listen(value: str) -> tuple[str, int]:
 def _security(host: str, port: int) -> TransportSecuritySettings:
     # DNS-rebinding protection stays on for every bind: only Host/Origin values naming this listener are accepted.
     hosts = {host, "localhost", "127.0.0.1", "[::1]"}
-    try:
-        if ipaddress.ip_address(host).version == 6:
-            hosts.add(f"[{host}]")
-    except ValueError:
-        pass
+    if ":" in host:  # an IPv6 literal appears bracketed in Host headers
+        hosts.add(f"[{host}]")
     allowed_hosts = [f"{h}:*" for h in sorted(hosts)] + sorted(hosts)
     allowed_origins = [f"http://{h}:*" for h in sorted(hosts)] + [f"https://{h}:*" for h in sorted(hosts)]
     return TransportSecuritySettings(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from types import ModuleType
@@ -116,15 +117,16 @@ def parse_ip(host: str) -> IPAddress | None:
 def _to_ascii(host: str) -> str:
     if host.isascii():
         return host
+    # IDNA 2008 with UTS #46 mapping when the idna package is there, else Python's IDNA 2003 codec.
+    encoders: list[Callable[[str], str]] = [lambda h: h.encode("idna").decode("ascii")]
     if _idna is not None:
+        encoders.insert(0, lambda h: str(_idna.encode(h, uts46=True).decode("ascii")))
+    for encode in encoders:
         try:
-            return str(_idna.encode(host, uts46=True).decode("ascii"))
-        except _idna.IDNAError:
-            pass
-    try:
-        return host.encode("idna").decode("ascii")
-    except UnicodeError:
-        return host  # still non-ASCII, so it can never equal an ASCII rule host
+            return encode(host)
+        except UnicodeError:  # idna.IDNAError is a UnicodeError
+            continue
+    return host  # still non-ASCII, so it can never equal an ASCII rule host
 
 
 @lru_cache(maxsize=8192)

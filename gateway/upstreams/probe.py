@@ -29,12 +29,11 @@ class ProbeCache:
             if self._path is not None:
                 path = self._path
                 try:
-                    text = await anyio.to_thread.run_sync(path.read_text)
-                    loaded = json.loads(text)
+                    loaded = json.loads(await anyio.to_thread.run_sync(path.read_text))
                     if isinstance(loaded, dict):
                         self._data = loaded
                 except FileNotFoundError:
-                    pass
+                    log.debug("no protocol cache yet", path=str(path))
                 except (OSError, ValueError) as exc:
                     log.warning("ignoring unreadable protocol cache", path=str(path), error=str(exc))
         return self._data

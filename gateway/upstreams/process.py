@@ -108,7 +108,7 @@ class StdioProcess(AbstractAsyncContextManager[TransportStreams]):
                                 continue
                             await read_writer.send(SessionMessage(message))
             except (anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.EndOfStream):
-                pass
+                log.debug("upstream stdout closed", pid=self.pid)
             finally:
                 await _record_exit()
 
