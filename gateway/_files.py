@@ -6,9 +6,12 @@ import contextlib
 import os
 import stat
 import tempfile
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 
-__all__ = ["atomic_write_text"]
+import anyio
+
+__all__ = ["atomic_write_text", "fingerprint", "watch_files"]
 
 
 def atomic_write_text(path: Path, text: str, *, mode: int | None = None) -> None:
@@ -48,3 +51,32 @@ def _fsync_dir(folder: Path) -> None:
         return
     finally:
         os.close(dir_fd)
+
+
+Stamp = tuple[str, int, int, int] | tuple[str, None]
+
+
+def fingerprint(paths: Sequence[Path]) -> list[Stamp]:
+    """What changes when any of ``paths`` is edited, created or removed. A directory stands for its YAML files."""
+    out: list[Stamp] = []
+    for path in paths:
+        files = sorted(path.glob("*.y*ml")) if path.is_dir() else [path]
+        for f in files:
+            try:
+                st = f.stat()
+            except OSError:
+                out.append((str(f), None))
+                continue
+            out.append((str(f), st.st_mtime_ns, st.st_size, st.st_ino))
+    return out
+
+
+async def watch_files(paths: Callable[[], Sequence[Path]], interval: float) -> AsyncIterator[None]:
+    """Yield once each time the files behind ``paths()`` change (polled; stat calls off the event loop)."""
+    last = await anyio.to_thread.run_sync(fingerprint, paths())
+    while True:
+        await anyio.sleep(interval)
+        now = await anyio.to_thread.run_sync(fingerprint, paths())
+        if now != last:
+            last = now
+            yield

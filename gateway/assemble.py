@@ -13,6 +13,7 @@ from typing import Any
 import anyio
 import structlog
 
+from gateway._files import watch_files
 from gateway.admin.load import load_layered
 from gateway.admin.policies import load_policy_set
 from gateway.approvals.approver import Approver
@@ -191,28 +192,9 @@ class _PolicySource:
 
         return await anyio.to_thread.run_sync(load)
 
-    def fingerprint(self) -> list[tuple[str, int, int]]:
-        files: list[Path] = []
-        for entry in self.files:
-            files.extend(sorted(entry.glob("*.y*ml")) if entry.is_dir() else [entry])
-        out: list[tuple[str, int, int]] = []
-        for f in files:
-            try:
-                st = f.stat()
-            except OSError:
-                continue
-            out.append((str(f), st.st_mtime_ns, st.st_size))
-        return out
-
 
 async def _watch_policies(gateway: Gateway, holder: PolicyHolder, source: _PolicySource, poll: float) -> None:
-    last = await anyio.to_thread.run_sync(source.fingerprint)
-    while True:
-        await anyio.sleep(poll)
-        now = await anyio.to_thread.run_sync(source.fingerprint)
-        if now == last:
-            continue
-        last = now
+    async for _ in watch_files(lambda: source.files, poll):
         try:
             holder.current, holder.always = await source.load()
         except ConfigError as exc:

@@ -6,7 +6,6 @@ import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -14,6 +13,7 @@ import anyio.abc
 import structlog
 from mcp.server import ServerRequestContext
 
+from gateway._files import watch_files
 from gateway.config.loader import LoadedConfig, load_config
 from gateway.config.status import GatewayStatus, UpstreamStatus, write_status
 from gateway.errors import AuditError, ConfigError
@@ -83,8 +83,6 @@ class Gateway:
 
     async def emit(self, event: str, fields: Mapping[str, Any]) -> None:
         """Record a gateway-level event (sessions, upstreams, reloads); losing one never stops the gateway."""
-        if event == "upstream_restarted":
-            self.telemetry.record_upstream_restart(str(fields.get("upstream")))
         try:
             await self.events.emit(event, fields)
         except AuditError as exc:
@@ -151,13 +149,7 @@ class Gateway:
     # -- hot reload ------------------------------------------------------------------------------------------------
 
     async def _watch_config(self, interval: float) -> None:
-        last = await anyio.to_thread.run_sync(_fingerprint, self._watched())
-        while True:
-            await anyio.sleep(interval)
-            now = await anyio.to_thread.run_sync(_fingerprint, self._watched())
-            if now == last:
-                continue
-            last = now
+        async for _ in watch_files(lambda: [self.config.path, *self.config.sources], interval):
             await self.reload()
 
     async def reload(self) -> bool:
@@ -198,18 +190,3 @@ class Gateway:
             await self._status_dirty.wait()
             self._status_dirty = anyio.Event()
             await anyio.sleep(0.2)  # coalesce bursts of state changes into one write
-
-    def _watched(self) -> list[Path]:
-        return [self.config.path, *self.config.sources]
-
-
-def _fingerprint(paths: list[Path]) -> list[tuple[int, int, int] | None]:
-    out: list[tuple[int, int, int] | None] = []
-    for path in paths:
-        try:
-            st = path.stat()
-        except OSError:
-            out.append(None)
-            continue
-        out.append((st.st_mtime_ns, st.st_size, st.st_ino))
-    return out

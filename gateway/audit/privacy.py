@@ -72,17 +72,26 @@ def preview(value: Any, limit: int) -> str:
     return text[:keep] + marker
 
 
-def apply_privacy(level: PrivacyLevel, value: Any, *, preview_chars: int = 2000, max_chars: int = 64 * 1024) -> Any:
+def apply_privacy(
+    level: PrivacyLevel,
+    value: Any,
+    *,
+    preview_chars: int = 2000,
+    max_chars: int = 64 * 1024,
+    text: str | None = None,
+) -> Any:
     """What to record for ``value`` (already redacted by the caller) at privacy ``level``.
 
     ``none`` -> ``"[omitted]"``; ``preview`` -> a string of at most ``preview_chars``;
     ``full`` -> the JSON value itself, or a ``max_chars`` preview when it is larger.
+    ``text``: ``value`` already serialised as compact JSON, when the caller has it (saves serialising twice).
     """
     if level == "none":
         return OMITTED
+    if text is None:
+        text = _text(value)
     if level == "preview":
-        return preview(value, preview_chars)
-    text = _text(value)
+        return preview(text, preview_chars)
     if len(text) > max_chars:
         return preview(text, max_chars)
     return json.loads(text) if not isinstance(value, str) else value

@@ -7,7 +7,7 @@ from typing import Any
 
 import mcp_types as types
 
-from gateway.audit.privacy import apply_privacy, json_size
+from gateway.audit.privacy import apply_privacy
 from gateway.audit.settings import AuditSettings
 from gateway.errors import GatewayError, RefusedError
 from gateway.intercept.authorize import call_fields
@@ -25,10 +25,14 @@ class Observe:
         self.audit = audit
         self.telemetry = telemetry
 
-    def _privacy(self, call: ToolCall, value: Any) -> Any:
+    def _privacy(self, call: ToolCall, value: Any, text: str | None = None) -> Any:
         s = self.audit
         return apply_privacy(
-            s.privacy_for(call.upstream), value, preview_chars=s.preview_chars, max_chars=s.max_argument_chars
+            s.privacy_for(call.upstream),
+            value,
+            preview_chars=s.preview_chars,
+            max_chars=s.max_argument_chars,
+            text=text,
         )
 
     async def __call__(self, call: ToolCall, call_next: CallNext) -> CallResult:
@@ -76,7 +80,8 @@ class Observe:
         if isinstance(result, types.InputRequiredResult):
             await call.events.emit("tool_result", fields | {"outcome": "input_required", "duration_ms": _ms(started)})
             return result
-        body = result.model_dump(by_alias=True, exclude_none=True, mode="json")
+        # Serialised once: its length is the size, and the privacy level cuts or parses the same text.
+        body = result.model_dump_json(by_alias=True, exclude_none=True)
         await call.events.emit(
             "tool_result",
             fields
@@ -84,8 +89,8 @@ class Observe:
                 "outcome": "ok",
                 "is_error": bool(result.is_error),
                 "duration_ms": _ms(started),
-                "size": json_size(body),
-                "result": self._privacy(call, body),
+                "size": len(body),
+                "result": self._privacy(call, result, body),
             },
         )
         outcome = "ok"

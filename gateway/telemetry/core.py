@@ -245,6 +245,8 @@ class Telemetry:
 
     def emit_sync(self, event: str, fields: Mapping[str, Any]) -> None:
         """``emit`` for synchronous code."""
+        if event == "upstream_restarted":
+            self.record_upstream_restart(str(fields.get("upstream")))
         if self._logger is None or self._closed:
             return
         name = event if event.startswith(EVENT_PREFIX) else EVENT_PREFIX + event

@@ -22,12 +22,13 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from gateway import __version__
 from gateway.config.models import HttpUpstream, StdioUpstream
 from gateway.config.secrets import SecretOrLiteral
+from gateway.credentials.resolve import build_child_env
 from gateway.errors import CredentialError, UpstreamTimeoutError, UpstreamUnavailableError
 from gateway.upstreams._support import Catalogue, LiveHeaders, StderrLog, all_pages, describe, dump
 from gateway.upstreams.asker import Asker, NoAsker, UpstreamRequest
 from gateway.upstreams.probe import ProbeCache
 from gateway.upstreams.process import StdioProcess
-from gateway.upstreams.secrets import LiteralResolver, SecretResolver, child_environment
+from gateway.upstreams.secrets import LiteralResolver, SecretResolver
 
 __all__ = ["Catalogue", "UpstreamConnection", "UpstreamState"]
 
@@ -276,7 +277,7 @@ class UpstreamConnection:
     async def _transport(self, stack: AsyncExitStack) -> tuple[Any, anyio.Event | None]:
         if isinstance(self.spec, StdioUpstream):
             resolved = await self._resolve(self.spec.env)
-            env = child_environment(resolved, self.spec.inherit_env)
+            env = build_child_env(resolved, self.spec.inherit_env)
             proc = StdioProcess(
                 argv=[self.spec.command, *self.spec.args],
                 env=env,
