@@ -60,11 +60,9 @@ class Gateway:
         self._loader = loader or (lambda: load_config(self.config.path))
         self._listeners: list[Callable[[set[str]], Awaitable[None]]] = []
         self.pool = UpstreamPool(config, resolver=resolver, on_catalog_change=self._catalog_changed, on_event=self.emit)
-        self._tg: anyio.abc.TaskGroup | None = None
         self._parked: ParkedCalls | None = None
         self._started = datetime.now(UTC)
         self._status_dirty = anyio.Event()
-        self.reloaded = anyio.Event()
         self.background: list[Callable[[], Coroutine[Any, Any, None]]] = []
         self.closers: list[Callable[[], Awaitable[Any]]] = []
         self.redactor: Any = None
@@ -121,7 +119,6 @@ class Gateway:
     @asynccontextmanager
     async def running(self) -> AsyncIterator[Gateway]:
         async with self.pool.running(), anyio.create_task_group() as tg:
-            self._tg = tg
             self._parked = ParkedCalls(tg)
             tg.start_soon(self._status_writer)
             if self._reload_poll:
@@ -132,7 +129,6 @@ class Gateway:
                 yield self
             finally:
                 tg.cancel_scope.cancel()
-                self._tg = None
                 with anyio.CancelScope(shield=True), anyio.move_on_after(5):
                     for close in self.closers:
                         await close()
@@ -167,8 +163,6 @@ class Gateway:
         log.info("config reloaded", **diff)
         await self.emit("config_reloaded", {"ok": True, **diff})
         self._status_dirty.set()
-        self.reloaded.set()
-        self.reloaded = anyio.Event()
         return True
 
     # -- status file ---------------------------------------------------------------------------------------------

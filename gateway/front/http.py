@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 from typing import Any
 
@@ -109,8 +110,7 @@ async def serve_http(
         bound.append(real_port)
     app = build_http_app(front, host, real_port, max_message_bytes, require_tokens=require_tokens)
     config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False, timeout_graceful_shutdown=2)
-    server = uvicorn.Server(config)
-    server.capture_signals = _no_signals  # type: ignore[method-assign,assignment]  # the CLI owns signals
+    server = _Server(config)
     done = anyio.Event()
 
     async def run_server() -> None:
@@ -138,13 +138,8 @@ async def serve_http(
         sock.close()
 
 
-class _NoSignals:
-    def __enter__(self) -> None:
-        return None
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handlers: the CLI owns SIGINT/SIGTERM for every front."""
 
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
-def _no_signals() -> _NoSignals:
-    return _NoSignals()
+    def capture_signals(self) -> contextlib.AbstractContextManager[None]:  # type: ignore[override]
+        return contextlib.nullcontext()

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import mcp_types as types
 import structlog
 from mcp import MCPError
-from mcp.server import NotificationOptions, Server, ServerRequestContext
+from mcp.server import InitializationOptions, NotificationOptions, Server, ServerRequestContext
 from mcp.server.subscriptions import (
     InMemorySubscriptionBus,
     ListenHandler,
@@ -62,6 +62,24 @@ def _text(message: str) -> list[types.ContentBlock]:
     return [types.TextContent(type="text", text=message)]
 
 
+class _GatewayServer(Server[Any]):
+    """The SDK server, announcing listChanged for tools, prompts and resources on every transport.
+
+    The HTTP session manager builds its own initialization options, so the default is changed here rather
+    than passed in by each front.
+    """
+
+    def create_initialization_options(
+        self,
+        notification_options: NotificationOptions | None = None,
+        experimental_capabilities: dict[str, dict[str, Any]] | None = None,
+        extensions: dict[str, dict[str, Any]] | None = None,
+    ) -> InitializationOptions:
+        return super().create_initialization_options(
+            notification_options or _LIST_CHANGED, experimental_capabilities, extensions
+        )
+
+
 def refused_result(exc: GatewayError) -> types.CallToolResult:
     return types.CallToolResult(content=_text(exc.public_message), is_error=True)
 
@@ -89,7 +107,7 @@ class FrontServer:
         self.bus = InMemorySubscriptionBus()
         identify = gateway.identify or (http_identity if transport == "http" else None)
         self.sessions = SessionTracker(transport, identify=identify, on_start=gateway.session_started)
-        self.server: Server[Any] = Server(
+        self.server: Server[Any] = _GatewayServer(
             "mcp-gateway",
             version=__version__,
             instructions=gateway.instructions(),
@@ -108,17 +126,6 @@ class FrontServer:
         # The gateway makes its own request spans (with its own providers); the SDK's default middleware would
         # only add a second, no-op layer of work to every message.
         self.server.middleware[:] = [m for m in self.server.middleware if type(m).__name__ != "OpenTelemetryMiddleware"]
-        # The HTTP session manager builds its own init options; make listChanged the default everywhere.
-        create = self.server.create_initialization_options
-
-        def init_options(
-            notification_options: NotificationOptions | None = None,
-            experimental_capabilities: dict[str, dict[str, Any]] | None = None,
-            extensions: dict[str, dict[str, Any]] | None = None,
-        ) -> Any:
-            return create(notification_options or _LIST_CHANGED, experimental_capabilities, extensions)
-
-        self.server.create_initialization_options = init_options  # type: ignore[method-assign]
 
     def init_options(self) -> Any:
         return self.server.create_initialization_options()

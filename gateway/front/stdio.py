@@ -69,8 +69,8 @@ async def stdio_streams(
                     continue
                 try:
                     message = types.jsonrpc_message_adapter.validate_json(line, by_name=False)
-                except ValidationError as exc:
-                    await write_raw(_invalid(line, exc))
+                except ValidationError:
+                    await write_raw(_invalid(line))
                     continue
                 await read_writer.send(SessionMessage(message))
 
@@ -204,7 +204,7 @@ def _is_pipe(fd: int) -> bool:
     return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
 
 
-def _invalid(line: bytes, exc: ValidationError) -> str:
+def _invalid(line: bytes) -> str:
     try:
         obj = json.loads(line)
     except ValueError:

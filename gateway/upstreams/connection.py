@@ -434,7 +434,7 @@ class UpstreamConnection:
         timeout = self.spec.call_timeout
         responses: dict[str, Any] | None = None
         state: str | None = None
-        async with self._tracked(asker) as entry:
+        async with self._tracked(asker):
             deadline_scope = anyio.CancelScope(deadline=anyio.current_time() + timeout)
 
             async def on_progress(progress: float, total: float | None, message: str | None) -> None:
@@ -468,7 +468,6 @@ class UpstreamConnection:
                 if not isinstance(result, types.CallToolResult):
                     raise UpstreamUnavailableError(f"Upstream '{self.name}' returned an unexpected result.")
                 return result
-            _ = entry
             raise UpstreamUnavailableError(f"Upstream '{self.name}' asked too many follow-up questions.")
 
     async def read_resource(self, uri: str, *, asker: Asker) -> types.ReadResourceResult:

@@ -45,7 +45,6 @@ class UpstreamPool:
         self._tg: anyio.abc.TaskGroup | None = None
         self._scopes: dict[str, anyio.CancelScope] = {}
         self._lock = anyio.Lock()
-        self.changed = anyio.Event()
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[UpstreamPool]:
@@ -115,8 +114,6 @@ class UpstreamPool:
             t[2] for t in new.templates
         ]:
             kinds.add("resources")
-        self.changed.set()
-        self.changed = anyio.Event()
         if self._on_catalog_change is not None:
             await self._on_catalog_change(kinds)
 
