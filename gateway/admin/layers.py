@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gateway.config.loader import read_yaml
+from gateway.config.loader import read_mapping
 from gateway.errors import ConfigError
 
 __all__ = [
@@ -72,11 +72,7 @@ class Layer:
 def _read_layer(name: str, path: Path, policy_dir: Path) -> Layer | None:
     if not path.is_file():
         return None
-    raw = read_yaml(path)
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise ConfigError("the top level must be a mapping with an 'upstreams:' key", path=str(path))
+    raw = read_mapping(path, "a mapping with an 'upstreams:' key")
     data = dict(raw)
     profiles_raw = data.pop("profiles", None) or {}
     if not isinstance(profiles_raw, dict):

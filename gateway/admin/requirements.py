@@ -29,7 +29,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from gateway.audit.settings import AuditSettings
-from gateway.config.loader import format_validation_error, read_yaml
+from gateway.config.loader import format_validation_error, read_mapping
 from gateway.errors import ConfigError
 from gateway.policy.engine import CompiledRule
 from gateway.policy.models import ApprovalMode, RuleSpec
@@ -183,13 +183,7 @@ def load_requirements(system_dir: Path) -> Requirements | None:
     path = system_dir / REQUIREMENTS_FILE
     if not path.is_file():
         return None
-    raw = read_yaml(path)
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise ConfigError(
-            "the top level must be a mapping (see docs/admin.md); the gateway will not start", path=str(path)
-        )
+    raw = read_mapping(path, "a mapping (see docs/admin.md); the gateway will not start")
     try:
         req = Requirements.model_validate(raw)
     except ValidationError as exc:

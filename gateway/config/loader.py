@@ -82,6 +82,19 @@ def read_yaml(path: Path) -> Any:
         raise ConfigError(f"YAML syntax error: {problem}", path=str(path), location=where) from None
 
 
+def read_mapping(path: Path, shape: str) -> dict[str, Any]:
+    """``read_yaml`` for a file whose top level must be a mapping; an empty file is an empty mapping.
+
+    ``shape`` says what the top level should be, for the error, e.g. "a mapping with a 'rules:' list".
+    """
+    raw = read_yaml(path)
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"the top level must be {shape}", path=str(path))
+    return raw
+
+
 def normalize_upstream_name(raw: str) -> str:
     """The nearest valid upstream name: lowercase, ``_``/spaces/dots -> ``-``, other characters dropped."""
     name = re.sub(r"[\s_.]+", "-", raw.strip().lower())

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from gateway.config.loader import read_yaml
+from gateway.config.loader import read_mapping
 from gateway.errors import ConfigError
 from gateway.policy.engine import SEVERITY, CompiledRule, PolicyRequest, PolicySet
 from gateway.policy.models import DecisionValue, ExampleCall, PolicyFile, RuleSpec
@@ -139,11 +139,7 @@ def _check_examples(compiled: CompiledRule, path: Path, index: int) -> int:
 
 def load_policy_file(path: Path, *, check_examples: bool = True) -> tuple[PolicyFile, list[CompiledRule], int]:
     """Parse, validate and compile one file; returns (spec, compiled rules, examples checked)."""
-    raw = read_yaml(path)
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise ConfigError("the top level must be a mapping with a 'rules:' list", path=str(path))
+    raw = read_mapping(path, "a mapping with a 'rules:' list")
     try:
         spec = PolicyFile.model_validate(raw)
     except ValidationError as exc:
