@@ -17,6 +17,7 @@ import structlog
 from mcp import Client, MCPError
 from mcp.client import ClientRequestContext
 from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.dispatcher import CallOptions, ProgressFnT
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from gateway import __version__
@@ -443,18 +444,16 @@ class UpstreamConnection:
 
             for _round in range(20):
                 with deadline_scope:
-                    result = await client.session.send_request(
-                        types.CallToolRequest(
-                            params=types.CallToolRequestParams(
-                                name=name,
-                                arguments=dict(arguments) if arguments is not None else None,
-                                input_responses=responses,
-                                request_state=state,
-                                _meta=dict(meta) if meta else None,  # type: ignore[arg-type]
-                            )
+                    result = await self._send_call(
+                        client,
+                        types.CallToolRequestParams(
+                            name=name,
+                            arguments=dict(arguments) if arguments is not None else None,
+                            input_responses=responses,
+                            request_state=state,
+                            _meta=dict(meta) if meta else None,  # type: ignore[arg-type]
                         ),
-                        client.session._call_tool_adapter,
-                        progress_callback=on_progress,
+                        on_progress,
                     )
                 if deadline_scope.cancelled_caught:
                     raise UpstreamTimeoutError(f"Upstream '{self.name}' did not answer '{name}' within {timeout:g} s.")
@@ -469,6 +468,26 @@ class UpstreamConnection:
                     raise UpstreamUnavailableError(f"Upstream '{self.name}' returned an unexpected result.")
                 return result
             raise UpstreamUnavailableError(f"Upstream '{self.name}' asked too many follow-up questions.")
+
+    async def _send_call(
+        self, client: Client, params: types.CallToolRequestParams, on_progress: ProgressFnT
+    ) -> types.CallToolResult | types.InputRequiredResult:
+        """One ``tools/call`` round: raw on a stdio pipe (the hot path), through the SDK session otherwise."""
+        raw = self._proc.raw if self._proc is not None else None
+        if raw is None:
+            answer: Any = await client.session.send_request(
+                types.CallToolRequest(params=params), client.session._call_tool_adapter, progress_callback=on_progress
+            )
+        else:
+            wire = params.model_dump(by_alias=True, mode="json", exclude_none=True)
+            data: dict[str, Any] = {"method": "tools/call", "params": wire}
+            opts: CallOptions = {}
+            client.session._stamp(data, opts)  # the era's per-request envelope, exactly as the SDK would send it
+            raw_result = await raw.request("tools/call", data["params"], on_progress=on_progress)
+            answer = client.session._call_tool_adapter.validate_python(raw_result, by_name=False)
+        if not isinstance(answer, types.CallToolResult | types.InputRequiredResult):
+            raise UpstreamUnavailableError(f"Upstream '{self.name}' returned an unexpected result.")
+        return answer
 
     async def read_resource(self, uri: str, *, asker: Asker) -> types.ReadResourceResult:
         client = self._require_client()

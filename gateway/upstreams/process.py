@@ -9,6 +9,7 @@ exit always ends the whole group: stdin closed, a grace period, SIGTERM, then SI
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -24,6 +25,8 @@ from anyio.streams.text import TextReceiveStream
 from mcp.client._transport import TransportStreams
 from mcp.shared.message import SessionMessage
 
+from gateway.upstreams.raw import ID_PREFIX, RawRequests
+
 __all__ = ["StdioProcess", "kill_process_group"]
 
 log = structlog.get_logger("gateway.upstreams.process")
@@ -31,6 +34,7 @@ log = structlog.get_logger("gateway.upstreams.process")
 GRACE_SECONDS = 1.0
 TERM_SECONDS = 2.0
 MAX_STDERR_LINE = 4096
+RAW_MARK = f'"{ID_PREFIX}'.encode()  # only lines that mention a raw request id are parsed twice
 
 
 def kill_process_group(pgid: int, sig: int = signal.SIGKILL) -> bool:
@@ -66,6 +70,7 @@ class StdioProcess(AbstractAsyncContextManager[TransportStreams]):
     pid: int | None = None
     exited: anyio.Event = field(default_factory=anyio.Event)
     returncode: int | None = None
+    raw: RawRequests | None = None
     _cm: AbstractAsyncContextManager[TransportStreams] | None = None
 
     async def __aenter__(self) -> TransportStreams:
@@ -88,28 +93,37 @@ class StdioProcess(AbstractAsyncContextManager[TransportStreams]):
         read_writer, read_stream = anyio.create_memory_object_stream[SessionMessage | Exception](0)
         write_stream, write_reader = anyio.create_memory_object_stream[SessionMessage](0)
 
+        async def send_line(data: bytes) -> None:
+            assert process.stdin is not None
+            await process.stdin.send(data)
+
+        raw = self.raw = RawRequests(send_line)
+
         async def stdout_reader() -> None:
             assert process.stdout is not None
-            buffer = ""
+            buffer = b""
             try:
                 async with read_writer:
-                    async for chunk in TextReceiveStream(process.stdout, errors="replace"):
-                        lines = (buffer + chunk).split("\n")
+                    async for chunk in process.stdout:
+                        lines = (buffer + chunk).split(b"\n")
                         buffer = lines.pop()
                         for line in lines:
                             if not line.strip():
                                 continue
                             try:
+                                if RAW_MARK in line and await raw.feed(json.loads(line)):
+                                    continue
                                 message = types.jsonrpc_message_adapter.validate_json(line, by_name=False)
                             except ValueError:
                                 # An upstream printing non-protocol text is noisy, not fatal.
                                 if self.on_garbage is not None:
-                                    self.on_garbage(line[:MAX_STDERR_LINE])
+                                    self.on_garbage(line[:MAX_STDERR_LINE].decode(errors="replace"))
                                 continue
                             await read_writer.send(SessionMessage(message))
             except (anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.EndOfStream):
                 log.debug("upstream stdout closed", pid=self.pid)
             finally:
+                raw.close()
                 await _record_exit()
 
         async def stderr_reader() -> None:
