@@ -141,6 +141,17 @@ class AuditFiles:
             self._close_quietly()
             raise WriteFailed(written, exc) from exc
 
+    def fits(self, lines: list[PendingLine]) -> bool:
+        """True when ``lines`` go to the open file without a rotation (so writing them never opens a file)."""
+        if self._fd is None or self._start is None or not lines:
+            return False
+        if self.rotation.daily and (
+            lines[0].when.date() != self._start.date() or lines[-1].when.date() != self._start.date()
+        ):
+            return False
+        max_bytes = self.rotation.max_bytes
+        return max_bytes is None or self._size + sum(len(item.data) + 1 for item in lines) <= max_bytes
+
     def sync(self) -> None:
         """fsync the current file if anything was written since the last fsync."""
         if self._fd is not None and self._dirty:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
+import orjson
+
 from gateway.audit.settings import PrivacyLevel
 
-__all__ = ["OMITTED", "apply_privacy", "dumps", "json_size", "jsonable", "preview"]
+__all__ = ["OMITTED", "apply_privacy", "dumps", "dumps_bytes", "json_size", "jsonable", "preview"]
 
 OMITTED = "[omitted]"
 """What privacy level ``none`` records instead of a value."""
@@ -42,13 +43,19 @@ def _default(value: Any) -> Any:
     return str(value)
 
 
-def dumps(value: Any) -> str:
-    """Compact JSON. Native values are serialised directly (the common case, and fast); anything unusual
-    (NaN, non-string keys, ...) goes through ``jsonable`` first."""
+def dumps_bytes(value: Any) -> bytes:
+    """Compact UTF-8 JSON (orjson: every audit record and result preview goes through here). Native values are
+    serialised directly (the common case); anything unusual (non-string keys, huge ints, ...) goes through
+    ``jsonable`` first. NaN and infinities become null (JSON has no spelling for them)."""
     try:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_default, allow_nan=False)
-    except (TypeError, ValueError):
-        return json.dumps(jsonable(value), ensure_ascii=False, separators=(",", ":"))
+        return orjson.dumps(value, default=_default)
+    except TypeError:  # orjson.JSONEncodeError: unusual keys or values
+        return orjson.dumps(jsonable(value), default=str)
+
+
+def dumps(value: Any) -> str:
+    """``dumps_bytes`` as text."""
+    return dumps_bytes(value).decode()
 
 
 def _text(value: Any) -> str:
@@ -94,4 +101,4 @@ def apply_privacy(
         return preview(text, preview_chars)
     if len(text) > max_chars:
         return preview(text, max_chars)
-    return json.loads(text) if not isinstance(value, str) else value
+    return orjson.loads(text) if not isinstance(value, str) else value

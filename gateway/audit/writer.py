@@ -32,7 +32,7 @@ from anyio import to_thread
 from gateway.audit.chain import RESERVED_KEYS, format_ts, line_hash, seal
 from gateway.audit.events import AUDIT_CLOSED
 from gateway.audit.files import AuditFiles, PendingLine, WriteFailed
-from gateway.audit.privacy import dumps
+from gateway.audit.privacy import dumps_bytes
 from gateway.audit.settings import AuditSettings
 from gateway.errors import AuditError
 
@@ -67,16 +67,9 @@ class AuditLog:
         self._clock = clock or (lambda: datetime.now(UTC))
         self._close_record = close_record
         self._files = AuditFiles(directory, self.settings.rotation, fsync_on_rotate=self.settings.fsync)
-        self._builder = structlog.wrap_logger(
-            structlog.ReturnLogger(),
-            processors=[
-                self._build_record,
-                structlog.processors.JSONRenderer(serializer=_serialize),
-            ],
-            wrapper_class=structlog.BoundLogger,
-            context_class=dict,
-            cache_logger_on_first_use=False,
-        )
+        # The record is rendered by structlog's JSONRenderer, called directly: a bound logger's per-call
+        # context copying would cost more than building the record itself.
+        self._render = structlog.processors.JSONRenderer(serializer=_serialize)
         self._open_lock = anyio.Lock()
         self._write_lock = anyio.Lock()
         self._pending: list[PendingLine] = []
@@ -199,8 +192,10 @@ class AuditLog:
             raise ValueError(f"audit fields may not use the reserved keys {sorted(clash)}")
         when = self._clock()
         seq = self._seq + 1
-        body: str = self._builder.msg(event, **{_RECORD: (seq, format_ts(when), fields, self._prev)})
-        data = seal(body.encode("utf-8"))
+        record = self._build_record(None, "msg", {"event": event, _RECORD: (seq, format_ts(when), fields, self._prev)})
+        body = self._render(None, "msg", record)
+        assert isinstance(body, bytes)
+        data = seal(body)
         self._seq = seq
         self._prev = line_hash(data)
         self._pending.append(PendingLine(seq=seq, when=when, data=data))
@@ -220,18 +215,20 @@ class AuditLog:
 
     async def _drain(self, seq: int, *, durable: bool) -> None:
         sync = durable and self.settings.fsync
+        if not sync and not self._write_lock.locked() and (not self._pending or self._files.fits(self._pending)):
+            # No fsync and no new file: one append to the page cache, microseconds, done synchronously (nothing
+            # can interleave). A thread hop would cost more than the write, on the path every tool call waits for.
+            if self._pending:
+                batch, self._pending = self._pending, []
+                self._write_now(batch)
+            self.healthy = True
+            return
         # Shielded: a cancelled caller must not leave the queue and the file out of step.
         with anyio.CancelScope(shield=True):
             async with self._write_lock:
                 if self._pending:
                     batch, self._pending = self._pending, []
-                    try:
-                        await to_thread.run_sync(self._files.write, batch, sync)
-                    except WriteFailed as exc:
-                        self._pending[:0] = batch[exc.written :]
-                        self._written_seq = max(self._written_seq, batch[exc.written - 1].seq if exc.written else 0)
-                        self._failed(exc)
-                    self._written_seq = batch[-1].seq
+                    await self._write_batch_in_thread(batch, sync)
                     if sync:
                         self._synced_seq = self._written_seq
                 if sync and self._synced_seq < seq:
@@ -242,11 +239,31 @@ class AuditLog:
                     self._synced_seq = self._written_seq
                 self.healthy = True
 
+    async def _write_batch_in_thread(self, batch: list[PendingLine], sync: bool) -> None:
+        try:
+            await to_thread.run_sync(self._files.write, batch, sync)
+        except WriteFailed as exc:
+            self._requeue(batch, exc)
+        self._written_seq = batch[-1].seq
+
+    def _write_now(self, batch: list[PendingLine]) -> None:
+        try:
+            self._files.write(batch, False)
+        except WriteFailed as exc:
+            self._requeue(batch, exc)
+        self._written_seq = batch[-1].seq
+
+    def _requeue(self, batch: list[PendingLine], exc: WriteFailed) -> None:
+        """Put back what was not written (in order, ahead of newer records) and report the failure."""
+        self._pending[:0] = batch[exc.written :]
+        self._written_seq = max(self._written_seq, batch[exc.written - 1].seq if exc.written else 0)
+        self._failed(exc)
+
     def _failed(self, exc: Exception) -> None:
         self.healthy = False
         _log.error("audit write failed in %s: %s", self.directory, exc)
         raise AuditError(detail=str(exc)) from None
 
 
-def _serialize(obj: Any, **_kw: Any) -> str:
-    return dumps(obj)
+def _serialize(obj: Any, **_kw: Any) -> bytes:
+    return dumps_bytes(obj)

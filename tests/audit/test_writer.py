@@ -32,7 +32,7 @@ async def test_record_format_and_chain(tmp_path: Path) -> None:
     assert first["seq"] == 1 and first["prev"] == GENESIS
     assert first["ts"] == "2026-11-25T08:30:00.001000Z"
     assert first["odd"]["1"].startswith("<object object")
-    assert second["nan"] == "nan"
+    assert second["nan"] is None  # JSON has no NaN: written as null, never a broken line
     assert second["prev"] == line_hash(lines[0])
     assert closing["event"] == "audit_closed" and closing["prev"] == line_hash(lines[1])
     split = unsealed_body(lines[0])
