@@ -1,15 +1,18 @@
 """``AuditLog``: the gateway's tamper-evident audit sink (an ``EventSink``).
 
-Records are built by a structlog processor chain (fields -> redact -> JSON-safe -> ordered record ->
-``JSONRenderer``), sealed with their hash (see ``gateway.audit.chain``) and appended by a worker thread.
+Records are built by a processor chain ending in structlog's ``JSONRenderer`` (fields -> redact -> ordered
+record -> JSON), sealed with their hash (see ``gateway.audit.chain``) and appended to the current file.
 
-Ordering: ``seq`` and ``prev`` are assigned synchronously inside ``emit`` (no await in between), so
-records are chained in the order ``emit`` was called; a single writer lock then writes pending records
-FIFO. Concurrent emits coalesce into one write (and one fsync) when they arrive while a write is running.
+Ordering: ``emit`` queues the record synchronously (no await in between), and records get their ``seq`` and
+``prev`` when they are built, in queue order, so the chain follows the order ``emit`` was called. A durable
+record builds everything queued before it; non-durable ones are built by the background flusher (when it runs)
+after the caller has moved on, which keeps their cost off a tool call's response path.
 
 Durability: ``emit(..., durable=True)`` returns only after the record (and everything before it) was
-written and, with ``fsync: true``, fsynced. Non-durable records are written (not fsynced) before
-``emit`` returns as well; they become durable with the next durable record, rotation or ``aclose()``.
+written and, with ``fsync: true``, fsynced. Without fsync and without a rotation due, that write is a single
+append on the event loop (page cache, microseconds); file opening, rotation and fsync run in a worker thread.
+Non-durable records reach the file within the flusher's interval, or with the next durable record,
+rotation or ``aclose()``.
 
 Failure: if a write fails, ``emit`` raises ``AuditError`` (client-safe message; the OS error goes to
 the ``gateway.audit`` log), ``healthy`` turns False, and the unwritten records stay queued in order:
@@ -26,6 +29,7 @@ from types import TracebackType
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import structlog
 from anyio import to_thread
 
@@ -35,6 +39,7 @@ from gateway.audit.files import AuditFiles, PendingLine, WriteFailed
 from gateway.audit.privacy import dumps_bytes
 from gateway.audit.settings import AuditSettings
 from gateway.errors import AuditError
+from gateway.intercept.call import resolve_fields
 
 __all__ = ["AuditLog", "Redactor"]
 
@@ -72,7 +77,8 @@ class AuditLog:
         self._render = structlog.processors.JSONRenderer(serializer=_serialize)
         self._open_lock = anyio.Lock()
         self._write_lock = anyio.Lock()
-        self._pending: list[PendingLine] = []
+        self._unbuilt: list[tuple[str, Mapping[str, Any], datetime]] = []  # emitted, not yet given a seq
+        self._pending: list[PendingLine] = []  # built, not yet written
         self._background = False
         self._wake = anyio.Event()
         self._opened = False
@@ -87,7 +93,7 @@ class AuditLog:
     @property
     def seq(self) -> int:
         """The seq of the last record emitted (written or queued)."""
-        return self._seq
+        return self._build_all()
 
     @property
     def current_file(self) -> Path | None:
@@ -128,11 +134,16 @@ class AuditLog:
             raise AuditError(detail="emit after aclose()")
         if not self._opened:
             await self.open()
-        seq = self._append(event, fields)
+        clash = RESERVED_KEYS.intersection(fields)
+        if clash:
+            raise ValueError(f"audit fields may not use the reserved keys {sorted(clash)}")
+        self._unbuilt.append((event, fields, self._clock()))
         if not durable and self._background:
-            # The background flusher writes it shortly, in order; only durable records wait for the disk.
+            # The background flusher builds and writes it shortly, in order (after the response to the client
+            # has gone out); only durable records are built and written before emit returns.
             self._wake.set()
             return
+        seq = self._build_all()
         await self._drain(seq, durable=durable)
 
     async def run_flusher(self, interval: float = 0.02) -> None:
@@ -147,6 +158,10 @@ class AuditLog:
             while True:
                 await self._wake.wait()
                 self._wake = anyio.Event()
+                # Build once the emitting task has moved on (its response written), so the next durable
+                # record, which must build everything before it, finds little left to do.
+                await anyio.lowlevel.checkpoint()
+                self._build_all()
                 await anyio.sleep(interval)
                 try:
                     await self.flush(durable=False)
@@ -163,7 +178,7 @@ class AuditLog:
     async def flush(self, *, durable: bool = True) -> None:
         """Write everything queued (and fsync it when ``durable`` and configured)."""
         if self._opened:
-            await self._drain(self._seq, durable=durable)
+            await self._drain(self._build_all(), durable=durable)
 
     async def aclose(self) -> None:
         """Write an ``audit_closed`` record (marks a clean end), flush, fsync and close the file."""
@@ -186,11 +201,14 @@ class AuditLog:
 
     # -- record building (event loop, synchronous) ---------------------------------------------
 
-    def _append(self, event: str, fields: Mapping[str, Any]) -> int:
-        clash = RESERVED_KEYS.intersection(fields)
-        if clash:
-            raise ValueError(f"audit fields may not use the reserved keys {sorted(clash)}")
-        when = self._clock()
+    def _build_all(self) -> int:
+        """Build every queued record, in emit order; the seq of the last one."""
+        unbuilt, self._unbuilt = self._unbuilt, []
+        for event, fields, when in unbuilt:
+            self._append(event, fields, when)
+        return self._seq
+
+    def _append(self, event: str, fields: Mapping[str, Any], when: datetime) -> int:
         seq = self._seq + 1
         record = self._build_record(None, "msg", {"event": event, _RECORD: (seq, format_ts(when), fields, self._prev)})
         body = self._render(None, "msg", record)
@@ -203,7 +221,7 @@ class AuditLog:
 
     def _build_record(self, _logger: Any, _name: str, event_dict: MutableMapping[str, Any]) -> dict[str, Any]:
         seq, ts, fields, prev = event_dict.pop(_RECORD)
-        data: Any = dict(fields)
+        data: Any = dict(resolve_fields(fields))
         if self._redact is not None:
             data = self._redact(data)
         if not isinstance(data, Mapping):

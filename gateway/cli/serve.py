@@ -61,7 +61,7 @@ def serve(
 
     warnings.filterwarnings("ignore", category=MCPDeprecationWarning)
     try:
-        anyio.run(_serve, loaded, policies, listen, audit_dir, assemble, (log_level, fmt), backend_options={"use_uvloop": True})
+        anyio.run(_serve, loaded, policies, listen, audit_dir, assemble, (log_level, fmt))
     except ConfigError as exc:
         fail(str(exc))
     except KeyboardInterrupt:

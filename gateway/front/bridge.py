@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import anyio
 import anyio.abc
@@ -22,16 +22,18 @@ from mcp import MCPError
 from mcp.server import ServerRequestContext
 from mcp.shared.message import ServerMessageMetadata
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+from pydantic import BaseModel
 
 from gateway.errors import ApprovalDeniedError
 from gateway.upstreams.asker import UpstreamRequest
 
-__all__ = ["DownstreamChannel", "LegacyAsker", "ParkedCalls", "is_modern"]
+__all__ = ["Downstream", "DownstreamChannel", "LegacyAsker", "ParkedCalls", "SdkDownstream", "capable", "is_modern"]
 
 log = structlog.get_logger("gateway.bridge")
 
 TOKEN_PREFIX = "mcp-gateway/resume:"  # noqa: S105 - a marker, not a secret
 PARK_TTL = 600.0
+R = TypeVar("R", bound=BaseModel)
 
 _RESULT_TYPES: dict[str, Any] = {
     "elicitation/create": types.ElicitResult,
@@ -40,12 +42,37 @@ _RESULT_TYPES: dict[str, Any] = {
 }
 
 
-def is_modern(ctx: ServerRequestContext[Any]) -> bool:
+def is_modern(ctx: ServerRequestContext[Any] | Downstream) -> bool:
     return ctx.protocol_version in MODERN_PROTOCOL_VERSIONS
 
 
-def _can(ctx: ServerRequestContext[Any], method: str) -> bool:
-    caps = ctx.session.client_capabilities
+class Downstream(Protocol):
+    """The client end of one request: what the bridge and the approval step need from it.
+
+    Two transports implement it: ``SdkDownstream`` (a request the SDK server dispatched) and the stdio front's
+    raw tools/call path.
+    """
+
+    @property
+    def request_id(self) -> types.RequestId | None: ...
+
+    @property
+    def protocol_version(self) -> str: ...
+
+    def can(self, method: str) -> bool:
+        """Whether the client declared the capability a server-to-client request ``method`` needs."""
+        ...
+
+    async def request(self, request: UpstreamRequest, result_type: type[R]) -> R:
+        """Send a request to the client on this request's stream; its error response raises ``MCPError``."""
+        ...
+
+    async def progress(self, progress: float, total: float | None, message: str | None) -> None: ...
+
+    async def log(self, params: types.LoggingMessageNotificationParams) -> None: ...
+
+
+def capable(caps: types.ClientCapabilities | None, method: str) -> bool:
     if caps is None:
         return False
     if method == "elicitation/create":
@@ -55,34 +82,26 @@ def _can(ctx: ServerRequestContext[Any], method: str) -> bool:
     return caps.roots is not None
 
 
-def _unsupported(method: str) -> types.ErrorData:
-    return types.ErrorData(code=types.INVALID_REQUEST, message=f"The client does not support {method}.")
-
-
-class DownstreamChannel:
-    """The ``ClientChannel`` the approval step uses to ask the human."""
+class SdkDownstream:
+    """A request dispatched by the SDK server (``ctx.session`` is its back channel)."""
 
     def __init__(self, ctx: ServerRequestContext[Any]) -> None:
-        self._ctx = ctx
+        self.ctx = ctx
+
+    @property
+    def request_id(self) -> types.RequestId | None:
+        return self.ctx.request_id
 
     @property
     def protocol_version(self) -> str:
-        return self._ctx.protocol_version
+        return self.ctx.protocol_version
 
-    @property
-    def modern(self) -> bool:
-        return is_modern(self._ctx)
+    def can(self, method: str) -> bool:
+        return capable(self.ctx.session.client_capabilities, method)
 
-    @property
-    def can_elicit(self) -> bool:
-        return _can(self._ctx, "elicitation/create")
-
-    async def elicit_form(self, message: str, schema: dict[str, Any]) -> types.ElicitResult:
-        return await self._ctx.session.elicit_form(message, schema, related_request_id=self._ctx.request_id)
-
-
-class _ProgressAndLog:
-    ctx: ServerRequestContext[Any]
+    async def request(self, request: UpstreamRequest, result_type: type[R]) -> R:
+        metadata = ServerMessageMetadata(related_request_id=self.ctx.request_id)
+        return await self.ctx.session.send_request(request, result_type, metadata=metadata)
 
     async def progress(self, progress: float, total: float | None, message: str | None) -> None:
         await self.ctx.session.report_progress(progress, total, message)
@@ -93,24 +112,57 @@ class _ProgressAndLog:
         )
 
 
+def _unsupported(method: str) -> types.ErrorData:
+    return types.ErrorData(code=types.INVALID_REQUEST, message=f"The client does not support {method}.")
+
+
+class DownstreamChannel:
+    """The ``ClientChannel`` the approval step uses to ask the human."""
+
+    def __init__(self, downstream: Downstream) -> None:
+        self._ds = downstream
+
+    @property
+    def protocol_version(self) -> str:
+        return self._ds.protocol_version
+
+    @property
+    def modern(self) -> bool:
+        return is_modern(self._ds)
+
+    @property
+    def can_elicit(self) -> bool:
+        return self._ds.can("elicitation/create")
+
+    async def elicit_form(self, message: str, schema: dict[str, Any]) -> types.ElicitResult:
+        request = types.ElicitRequest(params=types.ElicitRequestFormParams(message=message, requested_schema=schema))
+        return await self._ds.request(request, types.ElicitResult)
+
+
+class _ProgressAndLog:
+    ds: Downstream
+
+    async def progress(self, progress: float, total: float | None, message: str | None) -> None:
+        await self.ds.progress(progress, total, message)
+
+    async def log(self, params: types.LoggingMessageNotificationParams) -> None:
+        await self.ds.log(params)
+
+
 class LegacyAsker(_ProgressAndLog):
     """Asks a handshake-era client directly, on the originating request's stream."""
 
-    def __init__(self, ctx: ServerRequestContext[Any]) -> None:
-        self.ctx = ctx
+    def __init__(self, downstream: Downstream) -> None:
+        self.ds = downstream
 
     async def ask(self, requests: dict[str, UpstreamRequest]) -> dict[str, Any]:
         answers: dict[str, Any] = {}
         for key, request in requests.items():
-            if not _can(self.ctx, request.method):
+            if not self.ds.can(request.method):
                 answers[key] = _unsupported(request.method)
                 continue
             try:
-                answers[key] = await self.ctx.session.send_request(
-                    request,
-                    _RESULT_TYPES[request.method],
-                    metadata=ServerMessageMetadata(related_request_id=self.ctx.request_id),
-                )
+                answers[key] = await self.ds.request(request, _RESULT_TYPES[request.method])
             except MCPError as exc:
                 answers[key] = exc.error
         return answers
@@ -127,7 +179,7 @@ class _Question:
 class ParkedCall(_ProgressAndLog):
     """A call whose upstream work runs in the background while the client answers questions."""
 
-    ctx: ServerRequestContext[Any]
+    ds: Downstream
     binding: tuple[str, ...]
     send: MemoryObjectSendStream[Any]
     receive: MemoryObjectReceiveStream[Any]
@@ -135,7 +187,7 @@ class ParkedCall(_ProgressAndLog):
     question: _Question | None = None
 
     async def ask(self, requests: dict[str, UpstreamRequest]) -> dict[str, Any]:
-        allowed = {k: r for k, r in requests.items() if _can(self.ctx, r.method)}
+        allowed = {k: r for k, r in requests.items() if self.ds.can(r.method)}
         answers: dict[str, Any] = {k: _unsupported(r.method) for k, r in requests.items() if k not in allowed}
         if allowed:
             q = _Question(allowed)
@@ -164,12 +216,12 @@ class ParkedCalls:
 
     async def start(
         self,
-        ctx: ServerRequestContext[Any],
+        ds: Downstream,
         binding: tuple[str, ...],
         work: Callable[[ParkedCall], Awaitable[types.CallToolResult | types.InputRequiredResult]],
     ) -> types.CallToolResult | types.InputRequiredResult:
         send, receive = anyio.create_memory_object_stream[Any](1)
-        call = ParkedCall(ctx=ctx, binding=binding, send=send, receive=receive)
+        call = ParkedCall(ds=ds, binding=binding, send=send, receive=receive)
 
         async def runner() -> None:
             with call.scope:
@@ -183,14 +235,14 @@ class ParkedCalls:
         return await self._next(call)
 
     async def resume(
-        self, ctx: ServerRequestContext[Any], token: str, binding: tuple[str, ...], answers: dict[str, Any] | None
+        self, ds: Downstream, token: str, binding: tuple[str, ...], answers: dict[str, Any] | None
     ) -> types.CallToolResult | types.InputRequiredResult:
         call = self._parked.pop(token, None)
         if call is None or call.binding != binding or call.question is None:
             raise ApprovalDeniedError(
                 "This request_state is unknown, expired or was already used; call the tool again."
             )
-        call.ctx = ctx
+        call.ds = ds
         q = call.question
         call.question = None
         q.answers = dict(answers or {})

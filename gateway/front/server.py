@@ -26,7 +26,15 @@ from mcp.server.subscriptions import (
 
 from gateway import __version__
 from gateway.errors import GatewayError, RefusedError, UnknownToolError, UpstreamError
-from gateway.front.bridge import DownstreamChannel, LegacyAsker, ParkedCall, ParkedCalls, is_modern
+from gateway.front.bridge import (
+    Downstream,
+    DownstreamChannel,
+    LegacyAsker,
+    ParkedCall,
+    ParkedCalls,
+    SdkDownstream,
+    is_modern,
+)
 from gateway.front.sessions import ClientSession, SessionTracker
 from gateway.identity.http_auth import http_identity
 from gateway.intercept.call import ToolCall
@@ -179,34 +187,44 @@ class FrontServer:
         self, ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
     ) -> types.CallToolResult | types.InputRequiredResult:
         session = await self.sessions.get(ctx)
+        return await self.handle_call(SdkDownstream(ctx), session, params, params.meta)
+
+    async def handle_call(
+        self,
+        ds: Downstream,
+        session: ClientSession,
+        params: types.CallToolRequestParams,
+        wire_meta: Mapping[str, Any] | None,
+    ) -> types.CallToolResult | types.InputRequiredResult:
+        """One tools/call from any front: span, routing, the era's bridge, the chain, and client-safe errors."""
         with self.gw.telemetry.request_span(
             "tools/call",
             params.name,
             session_id=session.id,
-            request_id=ctx.request_id,
-            protocol_version=ctx.protocol_version,
+            request_id=ds.request_id,
+            protocol_version=ds.protocol_version,
             transport="pipe" if self.transport == "stdio" else "tcp",
-            meta=params.meta,
+            meta=wire_meta,
         ) as span:
-            result = await self._call_tool(ctx, session, params)
+            result = await self._call_tool(ds, session, params)
             if isinstance(result, types.CallToolResult) and result.is_error:
                 mark_tool_error(span)
             return result
 
     async def _call_tool(
-        self, ctx: ServerRequestContext[Any], session: ClientSession, params: types.CallToolRequestParams
+        self, ds: Downstream, session: ClientSession, params: types.CallToolRequestParams
     ) -> types.CallToolResult | types.InputRequiredResult:
         try:
             route = self._route(session, params.name)
             binding = (session.id, session.identity.name, params.name)
-            if is_modern(ctx):
+            if is_modern(ds):
                 if self.parked.is_resume(params.request_state):
                     assert params.request_state is not None
-                    return await self.parked.resume(ctx, params.request_state, binding, params.input_responses)
+                    return await self.parked.resume(ds, params.request_state, binding, params.input_responses)
                 return await self.parked.start(
-                    ctx, binding, lambda parked: self._run_chain(ctx, session, route, params, parked)
+                    ds, binding, lambda parked: self._run_chain(ds, session, route, params, parked)
                 )
-            return await self._run_chain(ctx, session, route, params, LegacyAsker(ctx))
+            return await self._run_chain(ds, session, route, params, LegacyAsker(ds))
         except MCPError:
             raise
         except RefusedError as exc:
@@ -225,7 +243,7 @@ class FrontServer:
 
     async def _run_chain(
         self,
-        ctx: ServerRequestContext[Any],
+        ds: Downstream,
         session: ClientSession,
         route: ToolRoute,
         params: types.CallToolRequestParams,
@@ -242,12 +260,12 @@ class FrontServer:
             arguments=dict(params.arguments or {}),
             annotations=route.tool.annotations,
             upstream_cwd=str(self.gw.pool.config.upstream_cwd(route.upstream)),
-            request_id=ctx.request_id,
-            protocol_version=ctx.protocol_version,
+            request_id=ds.request_id,
+            protocol_version=ds.protocol_version,
             input_responses=params.input_responses,
             request_state=params.request_state,
             meta=meta or None,
-            client=DownstreamChannel(ctx),
+            client=DownstreamChannel(ds),
             events=self.gw.events,
         )
 
@@ -338,7 +356,7 @@ class FrontServer:
             )
 
     def _asker(self, ctx: ServerRequestContext[Any]) -> Asker:
-        return NoAsker() if is_modern(ctx) else LegacyAsker(ctx)
+        return NoAsker() if is_modern(ctx) else LegacyAsker(SdkDownstream(ctx))
 
     async def _upstream_op(self, op: Callable[[], Awaitable[T]], method: str) -> T:
         try:

@@ -73,19 +73,44 @@ class SessionTracker:
     async def get(self, ctx: ServerRequestContext[Any]) -> ClientSession:
         identity = self._identify(ctx)
         key = self._key(ctx, identity)
-        session = self._sessions.get(key)
-        if not is_modern(ctx) and key not in self.legacy:
-            self.legacy[key] = ctx.session
+        if not is_modern(ctx):
+            self._remember_legacy(key, ctx.session)
+        return await self._session(key, identity, ctx.protocol_version, lambda: _client_info(ctx))
+
+    async def get_stdio(
+        self, protocol_version: str, client_info: tuple[str | None, str | None], pusher: Any = None
+    ) -> ClientSession:
+        """The stdio client's session, for requests the stdio front handles itself (the local OS user).
+
+        ``pusher`` is what list_changed notifications are sent through for a handshake-era client (anything with
+        ``send_tool_list_changed`` and friends).
+        """
+        if pusher is not None:
+            self._remember_legacy(self._stdio_id, pusher)
+        return await self._session(self._stdio_id, local_identity(), protocol_version, lambda: client_info)
+
+    def _remember_legacy(self, key: str, pusher: Any) -> None:
+        if key not in self.legacy:
+            self.legacy[key] = pusher
             if len(self.legacy) > MAX_SESSIONS:
                 self.legacy.pop(next(iter(self.legacy)))  # the oldest; a live one re-registers on its next request
+
+    async def _session(
+        self,
+        key: str,
+        identity: Identity,
+        protocol_version: str,
+        client_info: Callable[[], tuple[str | None, str | None]],
+    ) -> ClientSession:
+        session = self._sessions.get(key)
         if session is None:
-            name, version = _client_info(ctx)
+            name, version = client_info()
             session = ClientSession(
                 id=key,
                 identity=identity,
                 client_name=name,
                 client_version=version,
-                protocol_version=ctx.protocol_version,
+                protocol_version=protocol_version,
                 transport=self.transport,
             )
             self._sessions[key] = session

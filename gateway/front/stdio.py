@@ -16,6 +16,7 @@ from mcp.shared.message import SessionMessage
 from pydantic import ValidationError
 
 from gateway.front.server import FrontServer
+from gateway.front.stdio_calls import StdioCalls
 
 __all__ = ["serve_stdio", "stdio_streams"]
 
@@ -29,6 +30,7 @@ async def stdio_streams(
     max_message_bytes: int,
     stdin: Any = None,
     stdout: Any = None,
+    calls: StdioCalls | None = None,
 ) -> AsyncIterator[
     tuple[MemoryObjectReceiveStream[SessionMessage | Exception], MemoryObjectSendStream[SessionMessage]]
 ]:
@@ -36,16 +38,16 @@ async def stdio_streams(
 
     The SDK's stdio transport hands parse failures to the session, which can't reply; here malformed JSON gets
     -32700, a non-JSON-RPC object -32600 and an oversized line -32600, all with ``id: null`` unless an id could
-    be read, and the connection carries on.
+    be read, and the connection carries on. ``calls``, when given, takes the tools/calls it can run itself.
     """
     pipe: _Pipe = _ThreadedPipe(stdin, stdout) if stdin is not None and stdout is not None else _claim_stdio()
     read_writer, read_stream = anyio.create_memory_object_stream[SessionMessage | Exception](0)
     write_stream, write_reader = anyio.create_memory_object_stream[SessionMessage](0)
     out_lock = anyio.Lock()
 
-    async def write_raw(line: str) -> None:
+    async def write_raw(line: str | bytes) -> None:
         async with out_lock:
-            await pipe.write(line.encode())
+            await pipe.write(line.encode() if isinstance(line, str) else line)
 
     readline = pipe.readline
 
@@ -67,6 +69,8 @@ async def stdio_streams(
                     continue
                 if not line.strip():
                     continue
+                if calls is not None and await calls.offer(line):
+                    continue
                 try:
                     message = types.jsonrpc_message_adapter.validate_json(line, by_name=False)
                 except ValidationError:
@@ -77,9 +81,13 @@ async def stdio_streams(
     async def writer() -> None:
         async with write_reader:
             async for msg in write_reader:
+                if calls is not None:
+                    calls.sent(msg.message)
                 await write_raw(msg.message.model_dump_json(by_alias=True, exclude_unset=True) + "\n")
 
     async with anyio.create_task_group() as tg:
+        if calls is not None:
+            calls.bind(write_raw, tg)
         tg.start_soon(reader)
         tg.start_soon(writer)
         try:
@@ -215,5 +223,6 @@ def _invalid(line: bytes) -> str:
 
 async def serve_stdio(front: FrontServer, max_message_bytes: int) -> None:
     """Serve one client on this process's stdin/stdout until stdin closes."""
-    async with stdio_streams(max_message_bytes) as (read, write):
+    calls = StdioCalls(front) if front.gw.identify is None else None
+    async with stdio_streams(max_message_bytes, calls=calls) as (read, write):
         await front.server.run(read, write, front.init_options())

@@ -2,13 +2,40 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 import mcp_types as types
 
-__all__ = ["ClientChannel", "EventSink", "Identity", "NullEventSink", "ToolCall"]
+__all__ = ["ClientChannel", "EventSink", "Identity", "Lazy", "NullEventSink", "ToolCall", "resolve_fields"]
+
+
+class Lazy:
+    """An event field whose value is computed when a sink renders the record, not when the step emits it.
+
+    For values that cost real work (serialising a result for its size and preview): the audit sink builds
+    non-durable records after the response has gone to the client. Computed once, then cached.
+    """
+
+    __slots__ = ("_fn", "_value", "_done")
+
+    def __init__(self, fn: Callable[[], Any]) -> None:
+        self._fn = fn
+        self._done = False
+        self._value: Any = None
+
+    def __call__(self) -> Any:
+        if not self._done:
+            self._value, self._done = self._fn(), True
+        return self._value
+
+
+def resolve_fields(fields: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``fields`` with every ``Lazy`` value computed (the same mapping when there is none)."""
+    if not any(isinstance(v, Lazy) for v in fields.values()):
+        return fields
+    return {k: v() if isinstance(v, Lazy) else v for k, v in fields.items()}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -11,7 +11,7 @@ from gateway.audit.privacy import apply_privacy
 from gateway.audit.settings import AuditSettings
 from gateway.errors import GatewayError, RefusedError
 from gateway.intercept.authorize import call_fields
-from gateway.intercept.call import ToolCall
+from gateway.intercept.call import Lazy, ToolCall
 from gateway.intercept.chain import CallNext, CallResult
 from gateway.telemetry import Telemetry
 
@@ -80,8 +80,9 @@ class Observe:
         if isinstance(result, types.InputRequiredResult):
             await call.events.emit("tool_result", fields | {"outcome": "input_required", "duration_ms": _ms(started)})
             return result
-        # Serialised once: its length is the size, and the privacy level cuts or parses the same text.
-        body = result.model_dump_json(by_alias=True, exclude_none=True)
+        # Serialised once, and only when the record is built (after the response has gone out): its length is
+        # the size, and the privacy level cuts or parses the same text.
+        body = Lazy(lambda: result.model_dump_json(by_alias=True, exclude_none=True))
         await call.events.emit(
             "tool_result",
             fields
@@ -89,8 +90,8 @@ class Observe:
                 "outcome": "ok",
                 "is_error": bool(result.is_error),
                 "duration_ms": _ms(started),
-                "size": len(body),
-                "result": self._privacy(call, result, body),
+                "size": Lazy(lambda: len(body())),
+                "result": Lazy(lambda: self._privacy(call, result, body())),
             },
         )
         outcome = "ok"

@@ -31,6 +31,7 @@ from opentelemetry.util.types import AttributeValue
 
 from gateway import __version__
 from gateway.errors import ConfigError, GatewayError
+from gateway.intercept.call import resolve_fields
 from gateway.telemetry.attributes import error_attributes, flatten_fields, request_attributes, span_name
 from gateway.telemetry.metrics import ApprovalStage, GatewayMetrics
 from gateway.telemetry.providers import Providers, build_providers
@@ -251,6 +252,7 @@ class Telemetry:
             return
         name = event if event.startswith(EVENT_PREFIX) else EVENT_PREFIX + event
         short = name.removeprefix(EVENT_PREFIX)
+        fields = resolve_fields(fields)
         if self._redact is not None:
             fields = self._redact(short, fields)
         severity, severity_text = _SEVERITY.get(short, _INFO)

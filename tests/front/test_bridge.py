@@ -10,7 +10,7 @@ import mcp_types as types
 import pytest
 
 from gateway.errors import ApprovalDeniedError
-from gateway.front.bridge import ParkedCall, ParkedCalls
+from gateway.front.bridge import ParkedCall, ParkedCalls, SdkDownstream
 
 pytestmark = pytest.mark.anyio
 
@@ -23,7 +23,9 @@ QUESTION = types.ElicitRequest(
 
 def _ctx(elicit: bool = True) -> Any:
     caps = types.ClientCapabilities(elicitation=types.ElicitationCapability() if elicit else None)
-    return SimpleNamespace(protocol_version="2026-07-28", session=SimpleNamespace(client_capabilities=caps))
+    return SdkDownstream(
+        SimpleNamespace(protocol_version="2026-07-28", session=SimpleNamespace(client_capabilities=caps))  # type: ignore[arg-type]
+    )
 
 
 async def _asking_work(call: ParkedCall) -> types.CallToolResult:

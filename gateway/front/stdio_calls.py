@@ -1,0 +1,273 @@
+"""``tools/call`` on the stdio front without the SDK's per-message machinery (the gateway's hot path).
+
+Every other message still goes to the SDK server. A call is taken here only once the connection's era is settled:
+a handshake-era client after ``notifications/initialized``, a 2026-07-28 client after the SDK has seen its opening
+request; anything unusual (bad params, an era mismatch, a version the SDK would reject) is left to the SDK, which
+answers it as before. What a taken call runs is exactly the SDK path's ``FrontServer.handle_call``; only parsing,
+the back channel (progress, logs, questions to the client) and the response are done here, on raw JSON-RPC.
+
+Questions to the client use string ids in the gateway's own namespace, so their answers are picked out of stdin
+before the SDK sees them; the SDK numbers its own requests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
+
+import anyio
+import anyio.abc
+import mcp_types as types
+import orjson
+import structlog
+from mcp import MCPError
+from mcp.server.connection import allowed_log_levels
+from mcp_types import methods as _methods
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+from pydantic import BaseModel, ValidationError
+
+from gateway.front.bridge import capable
+from gateway.front.server import FrontServer
+from gateway.upstreams.asker import UpstreamRequest
+from gateway.upstreams.raw import ID_PREFIX, RawRequests
+
+__all__ = ["StdioCalls"]
+
+log = structlog.get_logger("gateway.front.stdio")
+
+R = TypeVar("R", bound=BaseModel)
+WriteLine = Callable[[bytes], Awaitable[None]]
+
+_MARKS = (b'"tools/call"', b'"notifications/', b'"initialize"', ID_PREFIX.encode())
+
+
+class _Downstream:
+    """The client end of one raw tools/call (a ``Downstream``)."""
+
+    def __init__(self, owner: StdioCalls, request_id: types.RequestId, version: str, meta: Mapping[str, Any]) -> None:
+        self._owner = owner
+        self.request_id = request_id
+        self.protocol_version = version
+        self.meta = meta
+
+    def can(self, method: str) -> bool:
+        return capable(self._owner.capabilities(self.meta), method)
+
+    async def request(self, request: UpstreamRequest, result_type: type[R]) -> R:
+        data = request.model_dump(by_alias=True, mode="json", exclude_none=True)
+        result = await self._owner.questions.request(data["method"], data.get("params") or {})
+        return result_type.model_validate(result, by_name=False)
+
+    async def progress(self, progress: float, total: float | None, message: str | None) -> None:
+        token = self.meta.get("progressToken")
+        if token is None:
+            return  # the caller did not ask for progress
+        params: dict[str, Any] = {"progressToken": token, "progress": progress}
+        if total is not None:
+            params["total"] = total
+        if message is not None:
+            params["message"] = message
+        await self._owner.notify("notifications/progress", params)
+
+    async def log(self, params: types.LoggingMessageNotificationParams) -> None:
+        if params.level in allowed_log_levels(self.protocol_version, self.meta):
+            await self._owner.notify("notifications/message", params.model_dump(by_alias=True, exclude_none=True))
+
+
+class StdioCalls:
+    """Watches the stdio client's messages; ``offer`` takes the tools/calls it can run itself."""
+
+    def __init__(self, front: FrontServer) -> None:
+        self.front = front
+        self._write: WriteLine | None = None
+        self._tg: anyio.abc.TaskGroup | None = None
+        self.questions = RawRequests(self._send)
+        self._era: str | None = None  # "legacy" | "modern", as the SDK decides it (the first request)
+        self._ready = False
+        self._init_id: types.RequestId | None = None
+        self._init_params: Mapping[str, Any] = {}
+        self._version = ""
+        self._legacy_caps: types.ClientCapabilities | None = None
+        self._inflight: dict[types.RequestId, anyio.CancelScope] = {}
+
+    def bind(self, write: WriteLine, tg: anyio.abc.TaskGroup) -> None:
+        self._write, self._tg = write, tg
+
+    async def _send(self, line: bytes) -> None:
+        assert self._write is not None
+        await self._write(line)
+
+    async def notify(self, method: str, params: Mapping[str, Any]) -> None:
+        await self._send(_line({"jsonrpc": "2.0", "method": method, "params": params}))
+
+    def capabilities(self, meta: Mapping[str, Any]) -> types.ClientCapabilities | None:
+        if self._era == "legacy":
+            return self._legacy_caps
+        raw = meta.get(types.CLIENT_CAPABILITIES_META_KEY)
+        try:
+            return types.ClientCapabilities.model_validate(raw) if isinstance(raw, dict) else None
+        except ValidationError:
+            return None
+
+    # -- inbound ------------------------------------------------------------------------------------------------
+
+    async def offer(self, line: bytes) -> bool:
+        """Handle ``line`` here (True) or leave it to the SDK (False). Never raises for bad input."""
+        if self._era is not None and not any(mark in line for mark in _MARKS):
+            return False
+        try:
+            message = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            return False
+        if not isinstance(message, dict):
+            return False
+        method = message.get("method")
+        if method is None:
+            return await self.questions.feed(message)
+        params = message.get("params")
+        if not isinstance(params, dict):
+            params = {}
+        if "id" not in message:
+            return self._notification(method, params)
+        if self._era is None:
+            self._note_opening(message)
+            return False
+        if method != "tools/call" or not self._ready:
+            return False
+        return self._start_call(message["id"], params)
+
+    def _note_opening(self, message: Mapping[str, Any]) -> None:
+        """The client's first request decides the connection's era, as it does for the SDK."""
+        method, params = message.get("method"), message.get("params")
+        meta = params.get("_meta") if isinstance(params, dict) else None
+        modern = method != "initialize" and isinstance(meta, dict) and types.PROTOCOL_VERSION_META_KEY in meta
+        self._era = "modern" if modern else "legacy"
+        self._ready = modern
+        if method == "initialize" and isinstance(params, dict):
+            self._init_id = message.get("id")
+            self._init_params = params
+
+    def _notification(self, method: str, params: Mapping[str, Any]) -> bool:
+        if method == "notifications/cancelled":
+            target = params.get("requestId")
+            scope = self._inflight.get(target) if isinstance(target, str | int) else None
+            if scope is not None:
+                scope.cancel()  # JSON-RPC: a cancelled request gets no response
+                return True
+        elif method == "notifications/initialized" and self._era == "legacy" and self._version:
+            try:
+                self._legacy_caps = types.ClientCapabilities.model_validate(self._init_params.get("capabilities") or {})
+            except ValidationError:
+                return False  # leave the connection to the SDK's own checks
+            self._ready = True
+        return False
+
+    def sent(self, message: types.JSONRPCMessage) -> None:
+        """Called for every message the SDK writes: the answer to ``initialize`` settles the version."""
+        if self._init_id is not None and isinstance(message, types.JSONRPCResponse) and message.id == self._init_id:
+            version = message.result.get("protocolVersion")
+            self._version = version if isinstance(version, str) else ""
+
+    # -- running a call -----------------------------------------------------------------------------------------
+
+    def _start_call(self, request_id: Any, params: dict[str, Any]) -> bool:
+        if not isinstance(request_id, str | int) or request_id in self._inflight:
+            return False
+        meta = params.get("_meta")
+        if meta is not None and not isinstance(meta, dict):
+            return False
+        meta = meta or {}
+        if self._era == "modern":
+            version = meta.get(types.PROTOCOL_VERSION_META_KEY)
+            if version not in MODERN_PROTOCOL_VERSIONS:
+                return False
+        else:
+            if types.PROTOCOL_VERSION_META_KEY in meta:
+                return False  # an enveloped request on a handshake connection: the SDK refuses it
+            version = self._version
+        try:
+            _methods.validate_client_request("tools/call", str(version), params)
+            typed = types.CallToolRequestParams.model_validate(params, by_name=False)
+        except (ValidationError, KeyError):
+            return False  # the SDK answers with the exact validation error
+        assert self._tg is not None
+        scope = anyio.CancelScope()
+        self._inflight[request_id] = scope
+        self._tg.start_soon(self._run, scope, request_id, typed, _Downstream(self, request_id, str(version), meta))
+        return True
+
+    async def _run(
+        self,
+        scope: anyio.CancelScope,
+        request_id: types.RequestId,
+        params: types.CallToolRequestParams,
+        ds: _Downstream,
+    ) -> None:
+        response: dict[str, Any] | None = None
+        with scope:
+            try:
+                session = await self._session(ds)
+                result = await self.front.handle_call(ds, session, params, params.meta)
+                response = {"jsonrpc": "2.0", "id": request_id, "result": self._wire(result, ds.protocol_version)}
+            except MCPError as exc:
+                response = {"jsonrpc": "2.0", "id": request_id, "error": _error(exc)}
+            except ValidationError:
+                log.exception("tools/call result could not be serialised")
+                error = {"code": types.INTERNAL_ERROR, "message": "Internal gateway error."}
+                response = {"jsonrpc": "2.0", "id": request_id, "error": error}
+        self._inflight.pop(request_id, None)
+        if response is not None:
+            await self._send(_line(response))
+
+    async def _session(self, ds: _Downstream) -> Any:
+        if self._era == "legacy":
+            info = self._init_params.get("clientInfo")
+            pusher = _Pusher(self)
+        else:
+            info = ds.meta.get(types.CLIENT_INFO_META_KEY)
+            pusher = None
+        name, version = (info.get("name"), info.get("version")) if isinstance(info, dict) else (None, None)
+        return await self.front.sessions.get_stdio(ds.protocol_version, (name, version), pusher)
+
+    def _wire(self, result: types.CallToolResult | types.InputRequiredResult, version: str) -> dict[str, Any]:
+        """The result as the SDK server would write it (per-version sieve; 2026-07-28 resultType and stamp)."""
+        dumped = result.model_dump(by_alias=True, mode="json", exclude_none=True)
+        modern = version in MODERN_PROTOCOL_VERSIONS
+        if not modern or dumped.get("resultType") in (None, "complete", "input_required"):
+            dumped = _methods.serialize_server_result("tools/call", version, dumped)
+        if modern:
+            dumped.setdefault("resultType", "complete")
+            meta = dumped.get("_meta")
+            stamp = self.front.server.server_info_stamp
+            if meta is None:
+                dumped["_meta"] = {types.SERVER_INFO_META_KEY: stamp}
+            elif isinstance(meta, dict) and meta.get(types.SERVER_INFO_META_KEY) is None:
+                dumped["_meta"] = {**meta, types.SERVER_INFO_META_KEY: stamp}
+        return dumped
+
+
+class _Pusher:
+    """list_changed for a handshake-era stdio client whose calls never went through the SDK."""
+
+    def __init__(self, owner: StdioCalls) -> None:
+        self._owner = owner
+
+    async def send_tool_list_changed(self) -> None:
+        await self._owner.notify("notifications/tools/list_changed", {})
+
+    async def send_prompt_list_changed(self) -> None:
+        await self._owner.notify("notifications/prompts/list_changed", {})
+
+    async def send_resource_list_changed(self) -> None:
+        await self._owner.notify("notifications/resources/list_changed", {})
+
+
+def _error(exc: MCPError) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": exc.code, "message": exc.message}
+    if exc.data is not None:
+        error["data"] = exc.data
+    return error
+
+
+def _line(message: Mapping[str, Any]) -> bytes:
+    return orjson.dumps(message) + b"\n"
