@@ -207,7 +207,7 @@ def gateway_command() -> list[str]:
     return [found] if found else [sys.executable, "-m", "gateway"]
 
 
-def write_config(directory: Path) -> Path:
+def write_config(directory: Path, mode: Mode = "2026-07-28") -> Path:
     """An ``upstreams.yaml`` with the fixture as the only upstream, names unprefixed, state kept in ``directory``.
 
     Beside it, ``policies/``: the repo's policies (so every rule is still evaluated, as in real use) plus an
@@ -221,7 +221,8 @@ def write_config(directory: Path) -> Path:
     (policies / "zz-bench-trust.yaml").write_text(json.dumps(trust), encoding="utf-8")
     cfg = {
         "gateway": {"state_dir": str(directory / "state")},
-        "upstreams": {"fx": {"command": sys.executable, "args": [str(FIXTURE)], "prefix": "none"}},
+        # The gateway speaks the client's era to the upstream too, so both sides ask the same server the same way.
+        "upstreams": {"fx": {"command": sys.executable, "args": [str(FIXTURE)], "prefix": "none", "protocol": mode}},
     }
     path = directory / "upstreams.yaml"
     path.write_text(json.dumps(cfg, indent=2), encoding="utf-8")  # JSON is valid YAML
@@ -327,7 +328,7 @@ async def _extra_startups(targets: list[Target], mode: Mode, plan: Plan) -> None
 async def run_mode(mode: Mode, plan: Plan, gateway_cmd: list[str], sampler: TreeSampler) -> ModeResult:
     """Measure one protocol mode: both targets connected at once, every phase interleaved."""
     with tempfile.TemporaryDirectory(prefix="bench-core-") as tmp:
-        cfg = write_config(Path(tmp))
+        cfg = write_config(Path(tmp), mode)
         serve_args = ["serve", "--config", str(cfg), "--log-level", "warning"]
         direct = Target("direct", StdioServerParameters(command=sys.executable, args=[str(FIXTURE)]))
         gateway = Target("gateway", StdioServerParameters(command=gateway_cmd[0], args=[*gateway_cmd[1:], *serve_args]))

@@ -127,6 +127,21 @@ class AuditFiles:
         """Append ``lines`` in order (rotating as needed), then fsync if ``sync``. Raises ``WriteFailed``."""
         written = 0
         try:
+            if self.fits(lines):
+                # The common case: everything goes to the open file, in one system call.
+                assert self._fd is not None
+                data = b"".join(item.data + b"\n" for item in lines)
+                try:
+                    _write_all(self._fd, data)
+                except OSError:
+                    # Count what reached the file: complete lines are written, a torn one is not.
+                    done = max(0, os.fstat(self._fd).st_size - self._size)
+                    written = data.count(b"\n", 0, done)
+                    raise
+                self._size += len(data)
+                self._dirty = True
+                written = len(lines)
+                lines = []
             for item in lines:
                 data = item.data + b"\n"
                 fd = self._rotate_if_needed(item.when, len(data))

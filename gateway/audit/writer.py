@@ -22,7 +22,7 @@ the next emit retries them, so the chain stays gap-free once the disk recovers.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -47,7 +47,6 @@ Redactor = Callable[[Any], Any]
 """Applied to every record's fields (a dict) before writing; returns the redacted fields."""
 
 _log = logging.getLogger("gateway.audit")
-_RECORD = "_audit_record"
 
 
 class AuditLog:
@@ -210,24 +209,21 @@ class AuditLog:
 
     def _append(self, event: str, fields: Mapping[str, Any], when: datetime) -> int:
         seq = self._seq + 1
-        record = self._build_record(None, "msg", {"event": event, _RECORD: (seq, format_ts(when), fields, self._prev)})
-        body = self._render(None, "msg", record)
-        assert isinstance(body, bytes)
-        data = seal(body)
-        self._seq = seq
-        self._prev = line_hash(data)
-        self._pending.append(PendingLine(seq=seq, when=when, data=data))
-        return seq
-
-    def _build_record(self, _logger: Any, _name: str, event_dict: MutableMapping[str, Any]) -> dict[str, Any]:
-        seq, ts, fields, prev = event_dict.pop(_RECORD)
-        data: Any = dict(resolve_fields(fields))
+        data = resolve_fields(fields)
         if self._redact is not None:
             data = self._redact(data)
-        if not isinstance(data, Mapping):
-            raise TypeError("the audit redact hook must return a mapping")
-        safe = {str(k): v for k, v in data.items() if k not in RESERVED_KEYS}
-        return {"seq": seq, "ts": ts, "event": event_dict["event"], **safe, "prev": prev}
+            if not isinstance(data, Mapping):
+                raise TypeError("the audit redact hook must return a mapping")
+            if not RESERVED_KEYS.isdisjoint(data):
+                data = {k: v for k, v in data.items() if k not in RESERVED_KEYS}
+        record = {"seq": seq, "ts": format_ts(when), "event": event, **data, "prev": self._prev}
+        body = self._render(None, "msg", record)
+        assert isinstance(body, bytes)
+        data_line = seal(body)
+        self._seq = seq
+        self._prev = line_hash(data_line)
+        self._pending.append(PendingLine(seq=seq, when=when, data=data_line))
+        return seq
 
     # -- writing (worker thread, one batch at a time) -------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import stat
@@ -19,6 +20,9 @@ from gateway.front.server import FrontServer
 from gateway.front.stdio_calls import StdioCalls
 
 __all__ = ["serve_stdio", "stdio_streams"]
+
+
+_PAUSE_AT = 4 * 1024 * 1024  # bytes of unread input before the read transport pauses
 
 
 def _error_line(id_: Any, code: int, message: str) -> str:
@@ -87,13 +91,15 @@ async def stdio_streams(
 
     async with anyio.create_task_group() as tg:
         if calls is not None:
-            calls.bind(write_raw, tg)
+            calls.bind(write_raw)
         tg.start_soon(reader)
         tg.start_soon(writer)
         try:
             yield read_stream, write_stream
         finally:
             tg.cancel_scope.cancel()
+            if calls is not None:
+                await calls.aclose()
 
 
 class _Pipe:
@@ -127,27 +133,44 @@ class _LineBuffer:
 
 
 class _NonBlockingPipe(_Pipe):
-    """Pipes and sockets read and written without threads: O_NONBLOCK plus readiness waits."""
+    """Pipes and sockets without threads: input through an asyncio read transport (registered with the event
+    loop once, not per message), output with non-blocking writes that wait only when the pipe is full."""
 
     def __init__(self, fd_in: int, fd_out: int) -> None:
         self._in, self._out = fd_in, fd_out
-        os.set_blocking(fd_in, False)
         os.set_blocking(fd_out, False)
         self._lines = _LineBuffer()
+        self._transport: asyncio.ReadTransport | None = None
+        self._waiter: asyncio.Future[None] | None = None
+
+    async def _start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._transport, _ = await loop.connect_read_pipe(lambda: _Feed(self), os.fdopen(self._in, "rb", buffering=0))
+
+    def _fed(self, data: bytes | None) -> None:
+        if data is None:
+            self._lines.eof = True
+        else:
+            self._lines.buf += data
+            if len(self._lines.buf) > _PAUSE_AT and self._transport is not None:
+                self._transport.pause_reading()  # the reader catches up before more is buffered
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
 
     async def readline(self, limit: int) -> bytes:
+        if self._transport is None:
+            await self._start()
         while True:
             line = self._lines.take(limit)
             if line is not None:
                 return line
+            assert self._transport is not None
+            self._transport.resume_reading()
+            self._waiter = asyncio.get_running_loop().create_future()
             try:
-                chunk = os.read(self._in, 65536)
-            except BlockingIOError:
-                await anyio.wait_readable(self._in)
-                continue
-            if not chunk:
-                self._lines.eof = True
-            self._lines.buf += chunk
+                await self._waiter
+            finally:
+                self._waiter = None
 
     async def write(self, data: bytes) -> None:
         view = memoryview(data)
@@ -158,6 +181,21 @@ class _NonBlockingPipe(_Pipe):
                 await anyio.wait_writable(self._out)
                 continue
             view = view[sent:]
+
+
+class _Feed(asyncio.Protocol):
+    def __init__(self, pipe: _NonBlockingPipe) -> None:
+        self._pipe = pipe
+
+    def data_received(self, data: bytes) -> None:
+        self._pipe._fed(data)
+
+    def eof_received(self) -> bool:
+        self._pipe._fed(None)
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._pipe._fed(None)
 
 
 class _ThreadedPipe(_Pipe):

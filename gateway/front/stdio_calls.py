@@ -12,11 +12,11 @@ before the SDK sees them; the SDK numbers its own requests.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 import anyio
-import anyio.abc
 import mcp_types as types
 import orjson
 import structlog
@@ -80,7 +80,7 @@ class StdioCalls:
     def __init__(self, front: FrontServer) -> None:
         self.front = front
         self._write: WriteLine | None = None
-        self._tg: anyio.abc.TaskGroup | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
         self.questions = RawRequests(self._send)
         self._era: str | None = None  # "legacy" | "modern", as the SDK decides it (the first request)
         self._ready = False
@@ -90,8 +90,17 @@ class StdioCalls:
         self._legacy_caps: types.ClientCapabilities | None = None
         self._inflight: dict[types.RequestId, anyio.CancelScope] = {}
 
-    def bind(self, write: WriteLine, tg: anyio.abc.TaskGroup) -> None:
-        self._write, self._tg = write, tg
+    def bind(self, write: WriteLine) -> None:
+        self._write = write
+
+    async def aclose(self) -> None:
+        """Cancel the calls still running and wait for them (the client is gone)."""
+        for scope in list(self._inflight.values()):
+            scope.cancel()
+        tasks = list(self._tasks)
+        if tasks:
+            with anyio.CancelScope(shield=True):
+                await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _send(self, line: bytes) -> None:
         assert self._write is not None
@@ -190,10 +199,15 @@ class StdioCalls:
             typed = types.CallToolRequestParams.model_validate(params, by_name=False)
         except (ValidationError, KeyError):
             return False  # the SDK answers with the exact validation error
-        assert self._tg is not None
         scope = anyio.CancelScope()
         self._inflight[request_id] = scope
-        self._tg.start_soon(self._run, scope, request_id, typed, _Downstream(self, request_id, str(version), meta))
+        # A plain asyncio task, tracked here and ended by ``aclose``: an anyio task-group spawn costs several
+        # times more, on the path every call takes (the gateway always runs on asyncio).
+        task = asyncio.get_running_loop().create_task(
+            self._run(scope, request_id, typed, _Downstream(self, request_id, str(version), meta))
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
         return True
 
     async def _run(

@@ -33,9 +33,10 @@ class Lazy:
 
 def resolve_fields(fields: Mapping[str, Any]) -> Mapping[str, Any]:
     """``fields`` with every ``Lazy`` value computed (the same mapping when there is none)."""
-    if not any(isinstance(v, Lazy) for v in fields.values()):
-        return fields
-    return {k: v() if isinstance(v, Lazy) else v for k, v in fields.items()}
+    for value in fields.values():
+        if type(value) is Lazy:
+            return {k: v() if type(v) is Lazy else v for k, v in fields.items()}
+    return fields
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -319,14 +319,26 @@ class UpstreamConnection:
         if client is None:
             return
         caps = client.server_capabilities
+        # A pinned 2026-07-28 connection skips discovery, so the server declared nothing: ask for every list and
+        # take "method not found" as "not offered".
+        unknown = caps is None or caps == types.ServerCapabilities()
+
+        async def listed(fetch: Callable[..., Awaitable[Any]], attr: str, offered: bool) -> list[Any]:
+            if not (offered or unknown):
+                return []
+            try:
+                return await all_pages(fetch, attr)
+            except MCPError as exc:
+                if unknown and exc.code == types.METHOD_NOT_FOUND:
+                    return []
+                raise
+
         cat = Catalogue()
-        if caps is None or caps.tools is not None:
-            cat.tools = await all_pages(client.list_tools, "tools")
-        if caps is not None and caps.resources is not None:
-            cat.resources = await all_pages(client.list_resources, "resources")
-            cat.templates = await all_pages(client.list_resource_templates, "resource_templates")
-        if caps is not None and caps.prompts is not None:
-            cat.prompts = await all_pages(client.list_prompts, "prompts")
+        cat.tools = await listed(client.list_tools, "tools", caps is not None and caps.tools is not None)
+        has_resources = caps is not None and caps.resources is not None
+        cat.resources = await listed(client.list_resources, "resources", has_resources)
+        cat.templates = await listed(client.list_resource_templates, "resource_templates", has_resources)
+        cat.prompts = await listed(client.list_prompts, "prompts", caps is not None and caps.prompts is not None)
         self.catalogue = cat
 
     async def _listen(self, client: Client) -> None:
