@@ -130,6 +130,7 @@ class Gateway:
             finally:
                 tg.cancel_scope.cancel()
                 with anyio.CancelScope(shield=True), anyio.move_on_after(5):
+                    await self._parked.aclose()
                     for close in self.closers:
                         await close()
 

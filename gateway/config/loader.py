@@ -42,6 +42,7 @@ class LoadedConfig:
     # Every file the effective configuration was (or would be) read from: what hot reload watches.
     sources: tuple[Path, ...] = ()
     notices: tuple[str, ...] = ()
+    _cwd_text: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def base_dir(self) -> Path:
@@ -63,6 +64,13 @@ class LoadedConfig:
         up = self.file.upstreams[name]
         cwd = getattr(up, "cwd", None)
         return resolve_path(self.base_dir, cwd) or self.base_dir
+
+    def upstream_cwd_text(self, name: str) -> str:
+        """``upstream_cwd`` as text, computed once per loaded config (it is asked on every tool call)."""
+        text = self._cwd_text.get(name)
+        if text is None:
+            text = self._cwd_text[name] = str(self.upstream_cwd(name))
+        return text
 
 
 def read_yaml(path: Path) -> Any:

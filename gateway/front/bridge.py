@@ -8,7 +8,9 @@ that resumes the parked call. Upstream ``request_state`` therefore never reaches
 
 from __future__ import annotations
 
+import asyncio
 import secrets
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
@@ -17,7 +19,6 @@ import anyio
 import anyio.abc
 import mcp_types as types
 import structlog
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from mcp import MCPError
 from mcp.server import ServerRequestContext
 from mcp.shared.message import ServerMessageMetadata
@@ -175,14 +176,33 @@ class _Question:
     answers: dict[str, Any] | None = None
 
 
+class _Mailbox:
+    """What the background work tells the waiting request: a question, or ("done", result). One reader."""
+
+    def __init__(self) -> None:
+        self._items: deque[Any] = deque()
+        self._ready = anyio.Event()
+
+    def put(self, item: Any) -> None:
+        self._items.append(item)
+        self._ready.set()
+
+    async def get(self) -> Any:
+        while not self._items:
+            ready = self._ready
+            await ready.wait()
+            if self._ready is ready:
+                self._ready = anyio.Event()
+        return self._items.popleft()
+
+
 @dataclass(eq=False)
 class ParkedCall(_ProgressAndLog):
     """A call whose upstream work runs in the background while the client answers questions."""
 
     ds: Downstream
     binding: tuple[str, ...]
-    send: MemoryObjectSendStream[Any]
-    receive: MemoryObjectReceiveStream[Any]
+    mailbox: _Mailbox = field(default_factory=lambda: _Mailbox())
     scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
     question: _Question | None = None
 
@@ -192,7 +212,7 @@ class ParkedCall(_ProgressAndLog):
         if allowed:
             q = _Question(allowed)
             self.question = q
-            await self.send.send(q)
+            self.mailbox.put(q)
             with anyio.move_on_after(PARK_TTL):
                 await q.answered.wait()
             got = q.answers or {}
@@ -209,6 +229,15 @@ class ParkedCalls:
     def __init__(self, tg: anyio.abc.TaskGroup) -> None:
         self._tg = tg
         self._parked: dict[str, ParkedCall] = {}
+        self._running: dict[asyncio.Task[None], ParkedCall] = {}
+
+    async def aclose(self) -> None:
+        """Stop every call still working in the background (the gateway is shutting down)."""
+        for call in self._running.values():
+            call.scope.cancel()
+        if self._running:
+            with anyio.CancelScope(shield=True):
+                await asyncio.gather(*self._running, return_exceptions=True)
 
     @staticmethod
     def is_resume(request_state: str | None) -> bool:
@@ -220,19 +249,26 @@ class ParkedCalls:
         binding: tuple[str, ...],
         work: Callable[[ParkedCall], Awaitable[types.CallToolResult | types.InputRequiredResult]],
     ) -> types.CallToolResult | types.InputRequiredResult:
-        send, receive = anyio.create_memory_object_stream[Any](1)
-        call = ParkedCall(ds=ds, binding=binding, send=send, receive=receive)
+        call = ParkedCall(ds=ds, binding=binding)
 
         async def runner() -> None:
+            result: Any = None
             with call.scope:
                 try:
-                    result: Any = await work(call)
+                    result = await work(call)
                 except Exception as exc:  # noqa: BLE001 - handed to the waiting handler, which translates it
                     result = exc
-                await send.send(("done", result))
+            call.mailbox.put(("done", result))
 
-        self._tg.start_soon(runner)
+        # A plain asyncio task (tracked, stopped by ``aclose``): every 2026-07-28 call starts one, and an anyio
+        # task-group spawn costs several times more.
+        task = asyncio.get_running_loop().create_task(runner())
+        self._running[task] = call
+        task.add_done_callback(self._forget)
         return await self._next(call)
+
+    def _forget(self, task: asyncio.Task[None]) -> None:
+        self._running.pop(task, None)
 
     async def resume(
         self, ds: Downstream, token: str, binding: tuple[str, ...], answers: dict[str, Any] | None
@@ -251,7 +287,7 @@ class ParkedCalls:
 
     async def _next(self, call: ParkedCall) -> types.CallToolResult | types.InputRequiredResult:
         try:
-            item = await call.receive.receive()
+            item = await call.mailbox.get()
         except BaseException:
             # The client went away (cancelled): stop the upstream work too.
             call.scope.cancel()

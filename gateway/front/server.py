@@ -259,7 +259,7 @@ class FrontServer:
             exposed_name=params.name,
             arguments=dict(params.arguments or {}),
             annotations=route.tool.annotations,
-            upstream_cwd=str(self.gw.pool.config.upstream_cwd(route.upstream)),
+            upstream_cwd=self.gw.pool.config.upstream_cwd_text(route.upstream),
             request_id=ds.request_id,
             protocol_version=ds.protocol_version,
             input_responses=params.input_responses,

@@ -342,6 +342,8 @@ class PolicySet:
         # ... narrowed further by the argument names present (rules needing an absent argument can't match).
         self._by_names: dict[tuple[str, str, tuple[str, ...]], tuple[CompiledRule, ...]] = {}
         self._mode_cache: dict[tuple[str, str], ApprovalMode] = {}
+        # hidden() is asked on every list and call; its answer depends only on these keys (bounded: tools x callers).
+        self._hidden: dict[tuple[str, str, tuple[tuple[str, bool], ...], str, tuple[str, ...]], bool] = {}
 
     def __len__(self) -> int:
         return len(self.rules)
@@ -425,12 +427,16 @@ class PolicySet:
     ) -> bool:
         """True when the tool is denied outright for this caller, whatever the arguments (hide it from lists)."""
         effective = effective_hints(annotations)
-        return any(
-            r.spec.decision == "deny"
-            and not r.has_argument_conditions
-            and r.matches_caller(effective, identity, groups)
-            for r in self.candidates(upstream, tool)
-        )
+        key = (upstream, tool, tuple(effective.items()), identity, groups)
+        known = self._hidden.get(key)
+        if known is None:
+            known = self._hidden[key] = any(
+                r.spec.decision == "deny"
+                and not r.has_argument_conditions
+                and r.matches_caller(effective, identity, groups)
+                for r in self.candidates(upstream, tool)
+            )
+        return known
 
     def rule(self, rule_id: str) -> CompiledRule | None:
         """The rule with this id, if loaded."""
