@@ -61,7 +61,8 @@ def serve(
 
     warnings.filterwarnings("ignore", category=MCPDeprecationWarning)
     try:
-        anyio.run(_serve, loaded, policies, listen, audit_dir, assemble, (log_level, fmt))
+        args = (loaded, policies, listen, audit_dir, assemble, (log_level, fmt))
+        anyio.run(_serve, *args, backend_options=_loop_options())
     except ConfigError as exc:
         fail(str(exc))
     except KeyboardInterrupt:
@@ -145,3 +146,11 @@ async def _report_startup(gateway: Gateway) -> None:
             log.info("upstream disabled", upstream=name)
         else:
             log.warning("upstream not up", upstream=name, state=info["state"], reason=info["error"])
+
+
+def _loop_options() -> dict[str, bool]:
+    """uvloop where it is installed (a dependency on Linux and macOS): a C event loop takes a measurable share of
+    the gateway's per-call cost off the table (see bench/). The standard loop otherwise."""
+    import importlib.util
+
+    return {"use_uvloop": True} if importlib.util.find_spec("uvloop") is not None else {}
