@@ -79,7 +79,8 @@ class AuditLog:
         self._unbuilt: list[tuple[str, Mapping[str, Any], datetime]] = []  # emitted, not yet given a seq
         self._pending: list[PendingLine] = []  # built, not yet written
         self._background = False
-        self._wake = anyio.Event()
+        self._wake = anyio.Event()  # a non-durable record is waiting to be written
+        self._queued = anyio.Event()  # ... and to be built
         self._opened = False
         self._closed = False
         self._seq = 0
@@ -141,6 +142,7 @@ class AuditLog:
             # The background flusher builds and writes it shortly, in order (after the response to the client
             # has gone out); only durable records are built and written before emit returns.
             self._wake.set()
+            self._queued.set()
             return
         seq = self._build_all()
         await self._drain(seq, durable=durable)
@@ -154,18 +156,16 @@ class AuditLog:
         """
         self._background = True
         try:
-            while True:
-                await self._wake.wait()
-                self._wake = anyio.Event()
-                # Build once the emitting task has moved on (its response written), so the next durable
-                # record, which must build everything before it, finds little left to do.
-                await anyio.lowlevel.checkpoint()
-                self._build_all()
-                await anyio.sleep(interval)
-                try:
-                    await self.flush(durable=False)
-                except AuditError:
-                    _log.debug("background audit flush failed; records stay queued and are retried")
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._build_when_idle)
+                while True:
+                    await self._wake.wait()
+                    self._wake = anyio.Event()
+                    await anyio.sleep(interval)
+                    try:
+                        await self.flush(durable=False)
+                    except AuditError:
+                        _log.debug("background audit flush failed; records stay queued and are retried")
         finally:
             self._background = False
             with anyio.CancelScope(shield=True):
@@ -173,6 +173,15 @@ class AuditLog:
                     await self.flush(durable=False)
                 except AuditError:
                     _log.debug("final background audit flush failed; aclose() reports it")
+
+    async def _build_when_idle(self) -> None:
+        """Build queued records as soon as the emitting task has moved on (e.g. written its response), so the
+        next durable record, which must build everything before it, finds nothing left over."""
+        while True:
+            await self._queued.wait()
+            self._queued = anyio.Event()
+            await anyio.lowlevel.checkpoint()
+            self._build_all()
 
     async def flush(self, *, durable: bool = True) -> None:
         """Write everything queued (and fsync it when ``durable`` and configured)."""

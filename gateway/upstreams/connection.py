@@ -457,15 +457,7 @@ class UpstreamConnection:
             for _round in range(20):
                 with deadline_scope:
                     result = await self._send_call(
-                        client,
-                        types.CallToolRequestParams(
-                            name=name,
-                            arguments=dict(arguments) if arguments is not None else None,
-                            input_responses=responses,
-                            request_state=state,
-                            _meta=dict(meta) if meta else None,  # type: ignore[arg-type]
-                        ),
-                        on_progress,
+                        client, _call_params(name, arguments, meta, responses, state), on_progress
                     )
                 if deadline_scope.cancelled_caught:
                     raise UpstreamTimeoutError(f"Upstream '{self.name}' did not answer '{name}' within {timeout:g} s.")
@@ -482,17 +474,18 @@ class UpstreamConnection:
             raise UpstreamUnavailableError(f"Upstream '{self.name}' asked too many follow-up questions.")
 
     async def _send_call(
-        self, client: Client, params: types.CallToolRequestParams, on_progress: ProgressFnT
+        self, client: Client, params: dict[str, Any], on_progress: ProgressFnT
     ) -> types.CallToolResult | types.InputRequiredResult:
-        """One ``tools/call`` round: raw on a stdio pipe (the hot path), through the SDK session otherwise."""
+        """One ``tools/call`` round (``params`` in wire form): raw on a stdio pipe (the hot path), else the SDK."""
         raw = self._proc.raw if self._proc is not None else None
         if raw is None:
             answer: Any = await client.session.send_request(
-                types.CallToolRequest(params=params), client.session._call_tool_adapter, progress_callback=on_progress
+                types.CallToolRequest(params=types.CallToolRequestParams.model_validate(params, by_name=False)),
+                client.session._call_tool_adapter,
+                progress_callback=on_progress,
             )
         else:
-            wire = params.model_dump(by_alias=True, mode="json", exclude_none=True)
-            data: dict[str, Any] = {"method": "tools/call", "params": wire}
+            data: dict[str, Any] = {"method": "tools/call", "params": params}
             opts: CallOptions = {}
             client.session._stamp(data, opts)  # the era's per-request envelope, exactly as the SDK would send it
             raw_result = await raw.request("tools/call", data["params"], on_progress=on_progress)
@@ -522,3 +515,29 @@ class UpstreamConnection:
         client = self._require_client()
         with anyio.fail_after(self.spec.call_timeout):
             return await client.complete(ref, argument, context_arguments)
+
+
+def _call_params(
+    name: str,
+    arguments: Mapping[str, Any] | None,
+    meta: Mapping[str, Any] | None,
+    responses: dict[str, Any] | None,
+    state: str | None,
+) -> dict[str, Any]:
+    """``tools/call`` params in wire form. The common first round is built directly; a retry carrying answers
+    (which may be SDK models) goes through the params model to get their JSON form."""
+    if responses is None and state is None:
+        params: dict[str, Any] = {"name": name}
+        if arguments is not None:
+            params["arguments"] = dict(arguments)
+        if meta:
+            params["_meta"] = dict(meta)
+        return params
+    model = types.CallToolRequestParams(
+        name=name,
+        arguments=dict(arguments) if arguments is not None else None,
+        input_responses=responses,
+        request_state=state,
+        _meta=dict(meta) if meta else None,  # type: ignore[arg-type]
+    )
+    return model.model_dump(by_alias=True, mode="json", exclude_none=True)

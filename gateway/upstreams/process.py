@@ -9,7 +9,6 @@ exit always ends the whole group: stdin closed, a grace period, SIGTERM, then SI
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -20,6 +19,7 @@ from typing import Any
 import anyio
 import anyio.abc
 import mcp_types as types
+import orjson
 import structlog
 from anyio.streams.text import TextReceiveStream
 from mcp.client._transport import TransportStreams
@@ -111,7 +111,7 @@ class StdioProcess(AbstractAsyncContextManager[TransportStreams]):
                             if not line.strip():
                                 continue
                             try:
-                                if RAW_MARK in line and await raw.feed(json.loads(line)):
+                                if RAW_MARK in line and await raw.feed(orjson.loads(line)):
                                     continue
                                 message = types.jsonrpc_message_adapter.validate_json(line, by_name=False)
                             except ValueError:

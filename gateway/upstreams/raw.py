@@ -11,13 +11,13 @@ through the SDK session.
 from __future__ import annotations
 
 import itertools
-import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
 import mcp_types as types
+import orjson
 from mcp import MCPError
 from mcp.shared.dispatcher import ProgressFnT
 
@@ -115,4 +115,4 @@ class RawRequests:
 
 
 def _line(message: Mapping[str, Any]) -> bytes:
-    return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+    return orjson.dumps(message) + b"\n"
