@@ -24,11 +24,11 @@ Files are named ``audit-<UTC time of their first record>.jsonl``, e.g.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 __all__ = [
     "FILE_GLOB",
@@ -53,16 +53,16 @@ _HASH_SUFFIX_LEN = len(',"hash":""}') + 64
 _HASH_SUFFIX_RE = re.compile(rb',"hash":"([0-9a-f]{64})"\}$')
 
 
-_last_second: list[Any] = [None, ""]  # (whole-second datetime, its text): strftime once per second, not per record
-
-
 def format_ts(when: datetime) -> str:
     """RFC 3339, UTC, microseconds, ``Z``: fixed width, so strings sort like times."""
     when = when.astimezone(UTC)
-    second = when.replace(microsecond=0)
-    if second != _last_second[0]:
-        _last_second[:] = [second, second.strftime("%Y-%m-%dT%H:%M:%S")]
-    return f"{_last_second[1]}.{when.microsecond:06d}Z"
+    return f"{_second_text(when.replace(microsecond=0))}.{when.microsecond:06d}Z"
+
+
+@functools.lru_cache(maxsize=4)
+def _second_text(second: datetime) -> str:
+    # Every record formats its time: strftime once per second, not once per record.
+    return second.strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def parse_ts(text: str) -> datetime:

@@ -92,8 +92,8 @@ class AuditLog:
 
     @property
     def seq(self) -> int:
-        """The seq of the last record emitted (written or queued)."""
-        return self._build_all()
+        """The seq of the last record emitted (written, built or still queued)."""
+        return self._seq + len(self._unbuilt)
 
     @property
     def current_file(self) -> Path | None:
@@ -243,7 +243,7 @@ class AuditLog:
             # can interleave). A thread hop would cost more than the write, on the path every tool call waits for.
             if self._pending:
                 batch, self._pending = self._pending, []
-                self._write_now(batch)
+                await self._write_batch(batch, False, inline=True)
             self.healthy = True
             return
         # Shielded: a cancelled caller must not leave the queue and the file out of step.
@@ -251,7 +251,7 @@ class AuditLog:
             async with self._write_lock:
                 if self._pending:
                     batch, self._pending = self._pending, []
-                    await self._write_batch_in_thread(batch, sync)
+                    await self._write_batch(batch, sync)
                     if sync:
                         self._synced_seq = self._written_seq
                 if sync and self._synced_seq < seq:
@@ -262,16 +262,13 @@ class AuditLog:
                     self._synced_seq = self._written_seq
                 self.healthy = True
 
-    async def _write_batch_in_thread(self, batch: list[PendingLine], sync: bool) -> None:
+    async def _write_batch(self, batch: list[PendingLine], sync: bool, *, inline: bool = False) -> None:
+        """Write ``batch`` in a worker thread, or ``inline`` on the loop (no fsync, no new file: see ``_drain``)."""
         try:
-            await to_thread.run_sync(self._files.write, batch, sync)
-        except WriteFailed as exc:
-            self._requeue(batch, exc)
-        self._written_seq = batch[-1].seq
-
-    def _write_now(self, batch: list[PendingLine]) -> None:
-        try:
-            self._files.write(batch, False)
+            if inline:
+                self._files.write(batch, False)
+            else:
+                await to_thread.run_sync(self._files.write, batch, sync)
         except WriteFailed as exc:
             self._requeue(batch, exc)
         self._written_seq = batch[-1].seq

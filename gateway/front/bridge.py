@@ -8,7 +8,6 @@ that resumes the parked call. Upstream ``request_state`` therefore never reaches
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -25,6 +24,7 @@ from mcp.shared.message import ServerMessageMetadata
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel
 
+from gateway._tasks import CallTasks
 from gateway.errors import ApprovalDeniedError
 from gateway.upstreams.asker import UpstreamRequest
 
@@ -229,15 +229,11 @@ class ParkedCalls:
     def __init__(self, tg: anyio.abc.TaskGroup) -> None:
         self._tg = tg
         self._parked: dict[str, ParkedCall] = {}
-        self._running: dict[asyncio.Task[None], ParkedCall] = {}
+        self._running = CallTasks()
 
     async def aclose(self) -> None:
         """Stop every call still working in the background (the gateway is shutting down)."""
-        for call in self._running.values():
-            call.scope.cancel()
-        if self._running:
-            with anyio.CancelScope(shield=True):
-                await asyncio.gather(*self._running, return_exceptions=True)
+        await self._running.aclose()
 
     @staticmethod
     def is_resume(request_state: str | None) -> bool:
@@ -260,15 +256,8 @@ class ParkedCalls:
                     result = exc
             call.mailbox.put(("done", result))
 
-        # A plain asyncio task (tracked, stopped by ``aclose``): every 2026-07-28 call starts one, and an anyio
-        # task-group spawn costs several times more.
-        task = asyncio.get_running_loop().create_task(runner())
-        self._running[task] = call
-        task.add_done_callback(self._forget)
+        self._running.spawn(call.scope, runner())  # every 2026-07-28 call starts one: see gateway._tasks
         return await self._next(call)
-
-    def _forget(self, task: asyncio.Task[None]) -> None:
-        self._running.pop(task, None)
 
     async def resume(
         self, ds: Downstream, token: str, binding: tuple[str, ...], answers: dict[str, Any] | None

@@ -12,7 +12,6 @@ before the SDK sees them; the SDK numbers its own requests.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
@@ -26,10 +25,11 @@ from mcp_types import methods as _methods
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel, ValidationError
 
+from gateway._tasks import CallTasks
 from gateway.front.bridge import capable
 from gateway.front.server import FrontServer
+from gateway.rawrpc import ID_PREFIX, RawRequests, line
 from gateway.upstreams.asker import UpstreamRequest
-from gateway.upstreams.raw import ID_PREFIX, RawRequests
 
 __all__ = ["StdioCalls"]
 
@@ -71,7 +71,8 @@ class _Downstream:
 
     async def log(self, params: types.LoggingMessageNotificationParams) -> None:
         if params.level in allowed_log_levels(self.protocol_version, self.meta):
-            await self._owner.notify("notifications/message", params.model_dump(by_alias=True, exclude_none=True))
+            wire = params.model_dump(by_alias=True, mode="json", exclude_none=True)
+            await self._owner.notify("notifications/message", wire)
 
 
 class StdioCalls:
@@ -80,7 +81,7 @@ class StdioCalls:
     def __init__(self, front: FrontServer) -> None:
         self.front = front
         self._write: WriteLine | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = CallTasks()
         self.questions = RawRequests(self._send)
         self._era: str | None = None  # "legacy" | "modern", as the SDK decides it (the first request)
         self._ready = False
@@ -95,19 +96,14 @@ class StdioCalls:
 
     async def aclose(self) -> None:
         """Cancel the calls still running and wait for them (the client is gone)."""
-        for scope in list(self._inflight.values()):
-            scope.cancel()
-        tasks = list(self._tasks)
-        if tasks:
-            with anyio.CancelScope(shield=True):
-                await asyncio.gather(*tasks, return_exceptions=True)
+        await self._tasks.aclose()
 
     async def _send(self, line: bytes) -> None:
         assert self._write is not None
         await self._write(line)
 
     async def notify(self, method: str, params: Mapping[str, Any]) -> None:
-        await self._send(_line({"jsonrpc": "2.0", "method": method, "params": params}))
+        await self._send(line({"jsonrpc": "2.0", "method": method, "params": params}))
 
     def capabilities(self, meta: Mapping[str, Any]) -> types.ClientCapabilities | None:
         if self._era == "legacy":
@@ -201,13 +197,7 @@ class StdioCalls:
             return False  # the SDK answers with the exact validation error
         scope = anyio.CancelScope()
         self._inflight[request_id] = scope
-        # A plain asyncio task, tracked here and ended by ``aclose``: an anyio task-group spawn costs several
-        # times more, on the path every call takes (the gateway always runs on asyncio).
-        task = asyncio.get_running_loop().create_task(
-            self._run(scope, request_id, typed, _Downstream(self, request_id, str(version), meta))
-        )
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(scope, self._run(scope, request_id, typed, _Downstream(self, request_id, str(version), meta)))
         return True
 
     async def _run(
@@ -231,7 +221,7 @@ class StdioCalls:
                 response = {"jsonrpc": "2.0", "id": request_id, "error": error}
         self._inflight.pop(request_id, None)
         if response is not None:
-            await self._send(_line(response))
+            await self._send(line(response))
 
     async def _session(self, ds: _Downstream) -> Any:
         if self._era == "legacy":
@@ -281,7 +271,3 @@ def _error(exc: MCPError) -> dict[str, Any]:
     if exc.data is not None:
         error["data"] = exc.data
     return error
-
-
-def _line(message: Mapping[str, Any]) -> bytes:
-    return orjson.dumps(message) + b"\n"

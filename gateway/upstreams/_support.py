@@ -1,4 +1,5 @@
-"""Small pieces of the upstream connection: its catalogue record, live HTTP headers, paging, error wording."""
+"""Small pieces of the upstream connection: its catalogue and how it is listed, tools/call params, live HTTP
+headers, paging, error wording."""
 
 from __future__ import annotations
 
@@ -10,11 +11,11 @@ from typing import Any
 import httpx2
 import mcp_types as types
 import structlog
-from mcp import MCPError
+from mcp import Client, MCPError
 
 from gateway.errors import CredentialError
 
-__all__ = ["Catalogue", "LiveHeaders", "StderrLog", "all_pages", "describe", "dump"]
+__all__ = ["Catalogue", "LiveHeaders", "StderrLog", "all_pages", "call_params", "describe", "dump", "list_catalogue"]
 
 log = structlog.get_logger("gateway.upstreams")
 
@@ -53,6 +54,58 @@ async def all_pages(fetch: Callable[..., Awaitable[Any]], attr: str) -> list[Any
         if not cursor:
             break
     return items
+
+
+async def list_catalogue(client: Client) -> Catalogue:
+    """Everything an upstream offers (all pages of each list it declares)."""
+    caps = client.server_capabilities
+    # A pinned 2026-07-28 connection skips discovery, so the server declared nothing: ask for every list and
+    # take "method not found" as "not offered".
+    unknown = caps is None or caps == types.ServerCapabilities()
+
+    async def listed(fetch: Callable[..., Awaitable[Any]], attr: str, offered: bool) -> list[Any]:
+        if not (offered or unknown):
+            return []
+        try:
+            return await all_pages(fetch, attr)
+        except MCPError as exc:
+            if unknown and exc.code == types.METHOD_NOT_FOUND:
+                return []
+            raise
+
+    cat = Catalogue()
+    cat.tools = await listed(client.list_tools, "tools", caps is not None and caps.tools is not None)
+    has_resources = caps is not None and caps.resources is not None
+    cat.resources = await listed(client.list_resources, "resources", has_resources)
+    cat.templates = await listed(client.list_resource_templates, "resource_templates", has_resources)
+    cat.prompts = await listed(client.list_prompts, "prompts", caps is not None and caps.prompts is not None)
+    return cat
+
+
+def call_params(
+    name: str,
+    arguments: Mapping[str, Any] | None,
+    meta: Mapping[str, Any] | None,
+    responses: dict[str, Any] | None,
+    state: str | None,
+) -> dict[str, Any]:
+    """``tools/call`` params in wire form. The common first round is built directly; a retry carrying answers
+    (which may be SDK models) goes through the params model to get their JSON form."""
+    if responses is None and state is None:
+        params: dict[str, Any] = {"name": name}
+        if arguments is not None:
+            params["arguments"] = dict(arguments)
+        if meta:
+            params["_meta"] = dict(meta)
+        return params
+    model = types.CallToolRequestParams(
+        name=name,
+        arguments=dict(arguments) if arguments is not None else None,
+        input_responses=responses,
+        request_state=state,
+        _meta=dict(meta) if meta else None,  # type: ignore[arg-type]
+    )
+    return model.model_dump(by_alias=True, mode="json", exclude_none=True)
 
 
 def dump(answer: Any) -> Any:

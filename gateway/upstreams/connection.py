@@ -25,7 +25,7 @@ from gateway.config.models import HttpUpstream, StdioUpstream
 from gateway.config.secrets import SecretOrLiteral
 from gateway.credentials.resolve import build_child_env
 from gateway.errors import CredentialError, UpstreamTimeoutError, UpstreamUnavailableError
-from gateway.upstreams._support import Catalogue, LiveHeaders, StderrLog, all_pages, describe, dump
+from gateway.upstreams._support import Catalogue, LiveHeaders, StderrLog, call_params, describe, dump, list_catalogue
 from gateway.upstreams.asker import Asker, NoAsker, UpstreamRequest
 from gateway.upstreams.probe import ProbeCache
 from gateway.upstreams.process import StdioProcess
@@ -318,28 +318,7 @@ class UpstreamConnection:
         client = self._client
         if client is None:
             return
-        caps = client.server_capabilities
-        # A pinned 2026-07-28 connection skips discovery, so the server declared nothing: ask for every list and
-        # take "method not found" as "not offered".
-        unknown = caps is None or caps == types.ServerCapabilities()
-
-        async def listed(fetch: Callable[..., Awaitable[Any]], attr: str, offered: bool) -> list[Any]:
-            if not (offered or unknown):
-                return []
-            try:
-                return await all_pages(fetch, attr)
-            except MCPError as exc:
-                if unknown and exc.code == types.METHOD_NOT_FOUND:
-                    return []
-                raise
-
-        cat = Catalogue()
-        cat.tools = await listed(client.list_tools, "tools", caps is not None and caps.tools is not None)
-        has_resources = caps is not None and caps.resources is not None
-        cat.resources = await listed(client.list_resources, "resources", has_resources)
-        cat.templates = await listed(client.list_resource_templates, "resource_templates", has_resources)
-        cat.prompts = await listed(client.list_prompts, "prompts", caps is not None and caps.prompts is not None)
-        self.catalogue = cat
+        self.catalogue = await list_catalogue(client)
 
     async def _listen(self, client: Client) -> None:
         try:
@@ -457,7 +436,7 @@ class UpstreamConnection:
             for _round in range(20):
                 with deadline_scope:
                     result = await self._send_call(
-                        client, _call_params(name, arguments, meta, responses, state), on_progress
+                        client, call_params(name, arguments, meta, responses, state), on_progress
                     )
                 if deadline_scope.cancelled_caught:
                     raise UpstreamTimeoutError(f"Upstream '{self.name}' did not answer '{name}' within {timeout:g} s.")
@@ -515,29 +494,3 @@ class UpstreamConnection:
         client = self._require_client()
         with anyio.fail_after(self.spec.call_timeout):
             return await client.complete(ref, argument, context_arguments)
-
-
-def _call_params(
-    name: str,
-    arguments: Mapping[str, Any] | None,
-    meta: Mapping[str, Any] | None,
-    responses: dict[str, Any] | None,
-    state: str | None,
-) -> dict[str, Any]:
-    """``tools/call`` params in wire form. The common first round is built directly; a retry carrying answers
-    (which may be SDK models) goes through the params model to get their JSON form."""
-    if responses is None and state is None:
-        params: dict[str, Any] = {"name": name}
-        if arguments is not None:
-            params["arguments"] = dict(arguments)
-        if meta:
-            params["_meta"] = dict(meta)
-        return params
-    model = types.CallToolRequestParams(
-        name=name,
-        arguments=dict(arguments) if arguments is not None else None,
-        input_responses=responses,
-        request_state=state,
-        _meta=dict(meta) if meta else None,  # type: ignore[arg-type]
-    )
-    return model.model_dump(by_alias=True, mode="json", exclude_none=True)

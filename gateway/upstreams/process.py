@@ -25,7 +25,7 @@ from anyio.streams.text import TextReceiveStream
 from mcp.client._transport import TransportStreams
 from mcp.shared.message import SessionMessage
 
-from gateway.upstreams.raw import ID_PREFIX, RawRequests
+from gateway.rawrpc import ID_PREFIX, RawRequests
 
 __all__ = ["StdioProcess", "kill_process_group"]
 

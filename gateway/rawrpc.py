@@ -1,11 +1,12 @@
-"""Raw JSON-RPC requests to a stdio upstream, beside the SDK session on the same pipe.
+"""Raw JSON-RPC requests to a peer on a line-delimited pipe, beside the SDK session that shares it.
 
-Tool calls are the gateway's hot path. Sending them through the SDK client session costs a model round trip,
-memory streams and a task per message; here a call is one dict written as a line, and its answer is picked out
-of the upstream's stdout before the SDK sees it. The two never collide: these requests use string ids with a
-prefix the SDK never produces (it numbers its own requests), and their progress tokens are those same ids.
-Everything else on the pipe (the SDK's requests, the upstream's own requests and notifications) still goes
-through the SDK session.
+Tool calls are the gateway's hot path. Sending them through an SDK session costs a model round trip, memory
+streams and a task per message; here a request is one dict written as a line, and its answer is picked out of
+the incoming lines before the SDK sees them. Used in both directions on stdio: tools/call to an upstream, and
+the gateway's own questions (elicitation, sampling, roots) to a client whose tools/call it runs itself.
+
+The two never collide: these requests use string ids with a prefix the SDK never produces (it numbers its own
+requests), and their progress tokens are those same ids. Everything else on the pipe still goes through the SDK.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import orjson
 from mcp import MCPError
 from mcp.shared.dispatcher import ProgressFnT
 
-__all__ = ["ID_PREFIX", "RawRequests"]
+__all__ = ["ID_PREFIX", "RawRequests", "line"]
 
 ID_PREFIX = "mcp-gateway:"
 
@@ -34,7 +35,7 @@ class _Pending:
 
 
 class RawRequests:
-    """Requests written straight to the upstream's stdin; ``feed`` claims their answers from its stdout."""
+    """Requests written straight to the peer; ``feed`` claims their answers (and progress) from its lines."""
 
     def __init__(self, send_line: Callable[[bytes], Awaitable[None]]) -> None:
         self._send_line = send_line
@@ -47,7 +48,7 @@ class RawRequests:
     ) -> dict[str, Any]:
         """Send one request and wait for its result; an error response raises ``MCPError`` with its error.
 
-        Cancelling the caller (a timeout, the client's cancel) tells the upstream with ``notifications/cancelled``.
+        Cancelling the caller (a timeout, a cancel from upstream of it) tells the peer with ``notifications/cancelled``.
         """
         if self._closed:
             raise MCPError(code=types.CONNECTION_CLOSED, message="Connection closed")
@@ -60,7 +61,7 @@ class RawRequests:
         self._pending[request_id] = pending
         message = {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}
         try:
-            await self._send_line(_line(message))
+            await self._send_line(line(message))
             await pending.done.wait()
         except BaseException:
             if self._pending.pop(request_id, None) is not None and not self._closed:
@@ -80,12 +81,12 @@ class RawRequests:
         note = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": request_id}}
         with anyio.CancelScope(shield=True), anyio.move_on_after(1):
             try:
-                await self._send_line(_line(note))
+                await self._send_line(line(note))
             except (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError):
-                return  # the upstream is gone: nothing left to cancel
+                return  # the peer is gone: nothing left to cancel
 
     async def feed(self, message: Any) -> bool:
-        """Take a parsed line from the upstream if it answers or reports on one of these requests."""
+        """Take a parsed line from the peer if it answers or reports on one of these requests."""
         if not isinstance(message, dict):
             return False
         request_id = message.get("id")
@@ -114,5 +115,6 @@ class RawRequests:
         self._pending.clear()
 
 
-def _line(message: Mapping[str, Any]) -> bytes:
+def line(message: Mapping[str, Any]) -> bytes:
+    """One JSON-RPC message as a protocol line."""
     return orjson.dumps(message) + b"\n"
