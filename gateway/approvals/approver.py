@@ -79,7 +79,7 @@ class Approver:
         self._mask = self.settings.mask_regex()
         # Sessions whose breaker is known closed with no denials: the hot path (allowed calls) skips the
         # database. Anything else is read from the store, so `approvals resume` from another process is seen.
-        self._clean: set[str] = set()
+        self._clean: dict[str, BreakerState] = {}  # session -> its (frozen) clean state
 
     @classmethod
     async def open(cls, state_dir: Path, settings: ApprovalSettings | None = None) -> Approver:
@@ -98,9 +98,9 @@ class Approver:
 
     async def record_result(self, session_id: str, approved: bool) -> BreakerState:
         """Count an approval or denial (policy denials too) towards the session's circuit breaker."""
-        if approved and session_id in self._clean:
-            return BreakerState(session_id=session_id)
-        self._clean.discard(session_id)
+        if approved and (clean := self._clean.get(session_id)) is not None:
+            return clean
+        self._clean.pop(session_id, None)
         state = await self.store.record_result(
             session_id, approved=approved, threshold=self.settings.circuit_breaker_threshold
         )
@@ -109,17 +109,18 @@ class Approver:
 
     async def breaker(self, session_id: str) -> BreakerState:
         """The session's breaker state (from memory when known clean)."""
-        if session_id in self._clean:
-            return BreakerState(session_id=session_id)
+        clean = self._clean.get(session_id)
+        if clean is not None:
+            return clean
         state = await self.store.breaker(session_id)
         self._note(state)
         return state
 
     def _note(self, state: BreakerState) -> None:
         if not state.open and state.consecutive == 0:
-            self._clean.add(state.session_id)
+            self._clean[state.session_id] = state
         else:
-            self._clean.discard(state.session_id)
+            self._clean.pop(state.session_id, None)
 
     async def check_circuit(self, session_id: str) -> None:
         """Raise ``CircuitOpenError`` if the session is paused."""
@@ -128,7 +129,7 @@ class Approver:
             raise self._circuit_error(state)
 
     async def resume(self, session_id: str) -> bool:
-        self._clean.discard(session_id)
+        self._clean.pop(session_id, None)
         return await self.store.resume(session_id)
 
     # -- the flow ----------------------------------------------------------------------------------

@@ -55,14 +55,16 @@ _HASH_SUFFIX_RE = re.compile(rb',"hash":"([0-9a-f]{64})"\}$')
 
 def format_ts(when: datetime) -> str:
     """RFC 3339, UTC, microseconds, ``Z``: fixed width, so strings sort like times."""
-    when = when.astimezone(UTC)
-    return f"{_second_text(when.replace(microsecond=0))}.{when.microsecond:06d}Z"
+    if when.tzinfo is not UTC:
+        when = when.astimezone(UTC)
+    # Every record formats its time: the date-and-time text is made once per second, not once per record.
+    text = _second_text(when.year, when.month, when.day, when.hour, when.minute, when.second)
+    return f"{text}.{when.microsecond:06d}Z"
 
 
 @functools.lru_cache(maxsize=4)
-def _second_text(second: datetime) -> str:
-    # Every record formats its time: strftime once per second, not once per record.
-    return second.strftime("%Y-%m-%dT%H:%M:%S")
+def _second_text(year: int, month: int, day: int, hour: int, minute: int, second: int) -> str:
+    return f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}"
 
 
 def parse_ts(text: str) -> datetime:

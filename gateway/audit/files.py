@@ -130,7 +130,7 @@ class AuditFiles:
             if self.fits(lines):
                 # The common case: everything goes to the open file, in one system call.
                 assert self._fd is not None
-                data = b"".join(item.data + b"\n" for item in lines)
+                data = b"\n".join([item.data for item in lines]) + b"\n"
                 try:
                     _write_all(self._fd, data)
                 except OSError:

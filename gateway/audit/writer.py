@@ -134,15 +134,15 @@ class AuditLog:
             raise AuditError(detail="emit after aclose()")
         if not self._opened:
             await self.open()
-        clash = RESERVED_KEYS.intersection(fields)
-        if clash:
-            raise ValueError(f"audit fields may not use the reserved keys {sorted(clash)}")
+        if not RESERVED_KEYS.isdisjoint(fields):
+            raise ValueError(f"audit fields may not use the reserved keys {sorted(RESERVED_KEYS.intersection(fields))}")
         self._unbuilt.append((event, fields, self._clock()))
         if not durable and self._background:
             # The background flusher builds and writes it shortly, in order (after the response to the client
             # has gone out); only durable records are built and written before emit returns.
-            self._wake.set()
-            self._queued.set()
+            if len(self._unbuilt) == 1:  # the first of a batch wakes the builder and the flusher
+                self._wake.set()
+                self._queued.set()
             return
         seq = self._build_all()
         await self._drain(seq, durable=durable)

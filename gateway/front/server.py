@@ -8,7 +8,6 @@ answered with a generic internal error (never exception text).
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -37,7 +36,7 @@ from gateway.front.bridge import (
 )
 from gateway.front.sessions import ClientSession, SessionTracker
 from gateway.identity.http_auth import http_identity
-from gateway.intercept.call import ToolCall
+from gateway.intercept.call import ToolCall, new_call_id
 from gateway.intercept.chain import CallResult, compose
 from gateway.telemetry import mark_tool_error
 from gateway.upstreams.asker import Asker, NoAsker
@@ -251,7 +250,7 @@ class FrontServer:
     ) -> CallResult:
         meta = {k: v for k, v in (params.meta or {}).items() if k not in _HOP_META}
         call = ToolCall(
-            call_id=uuid.uuid4().hex,
+            call_id=new_call_id(),
             session_id=session.id,
             identity=session.identity,
             upstream=route.upstream,

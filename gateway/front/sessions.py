@@ -85,6 +85,9 @@ class SessionTracker:
         ``pusher`` is what list_changed notifications are sent through for a handshake-era client (anything with
         ``send_tool_list_changed`` and friends).
         """
+        session = self._sessions.get(self._stdio_id)
+        if session is not None and (pusher is None or self._stdio_id in self.legacy):
+            return session  # every call after the first
         if pusher is not None:
             self._remember_legacy(self._stdio_id, pusher)
         return await self._session(self._stdio_id, local_identity(), protocol_version, lambda: client_info)

@@ -47,7 +47,8 @@ async def stdio_streams(
     pipe: _Pipe = _ThreadedPipe(stdin, stdout) if stdin is not None and stdout is not None else _claim_stdio()
     read_writer, read_stream = anyio.create_memory_object_stream[SessionMessage | Exception](0)
     write_stream, write_reader = anyio.create_memory_object_stream[SessionMessage](0)
-    out_lock = anyio.Lock()
+    # fast_acquire: an uncontended write must not yield to the loop first (every response waits on it).
+    out_lock = anyio.Lock(fast_acquire=True)
 
     async def write_raw(line: str | bytes) -> None:
         async with out_lock:

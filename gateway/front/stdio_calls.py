@@ -90,6 +90,7 @@ class StdioCalls:
         self._version = ""
         self._legacy_caps: types.ClientCapabilities | None = None
         self._inflight: dict[types.RequestId, anyio.CancelScope] = {}
+        self._pusher = _Pusher(self)
 
     def bind(self, write: WriteLine) -> None:
         self._write = write
@@ -191,7 +192,8 @@ class StdioCalls:
                 return False  # an enveloped request on a handshake connection: the SDK refuses it
             version = self._version
         try:
-            _methods.validate_client_request("tools/call", str(version), params)
+            if self._era != "legacy" or not _plain(params):
+                _methods.validate_client_request("tools/call", str(version), params)
             typed = types.CallToolRequestParams.model_validate(params, by_name=False)
         except (ValidationError, KeyError):
             return False  # the SDK answers with the exact validation error
@@ -226,7 +228,7 @@ class StdioCalls:
     async def _session(self, ds: _Downstream) -> Any:
         if self._era == "legacy":
             info = self._init_params.get("clientInfo")
-            pusher = _Pusher(self)
+            pusher: _Pusher | None = self._pusher
         else:
             info = ds.meta.get(types.CLIENT_INFO_META_KEY)
             pusher = None
@@ -237,7 +239,10 @@ class StdioCalls:
         """The result as the SDK server would write it (per-version sieve; 2026-07-28 resultType and stamp)."""
         dumped = result.model_dump(by_alias=True, mode="json", exclude_none=True)
         modern = version in MODERN_PROTOCOL_VERSIONS
-        if not modern or dumped.get("resultType") in (None, "complete", "input_required"):
+        if not modern and _plain_text(dumped):
+            # Text-only results are the everyday case; for them the handshake-era sieve only drops this field.
+            dumped.pop("resultType", None)
+        elif not modern or dumped.get("resultType") in (None, "complete", "input_required"):
             dumped = _methods.serialize_server_result("tools/call", version, dumped)
         if modern:
             dumped.setdefault("resultType", "complete")
@@ -264,6 +269,30 @@ class _Pusher:
 
     async def send_resource_list_changed(self) -> None:
         await self._owner.notify("notifications/resources/list_changed", {})
+
+
+_PLAIN_KEYS = frozenset({"name", "arguments"})
+
+
+def _plain(params: Mapping[str, Any]) -> bool:
+    """An everyday handshake-era call (a name and an arguments object): every era's schema accepts it, so only the
+    typed params are validated; anything else (``_meta`` too) is validated against the era's schema as well."""
+    arguments = params.get("arguments", {})
+    return type(params.get("name")) is str and type(arguments) is dict and _PLAIN_KEYS.issuperset(params)
+
+
+_PLAIN_RESULT_KEYS = frozenset({"content", "structuredContent", "isError", "_meta", "resultType"})
+_PLAIN_TEXT_KEYS = frozenset({"type", "text", "_meta"})
+
+
+def _plain_text(dumped: Mapping[str, Any]) -> bool:
+    """A complete result whose content is text blocks only (``_meta`` and ``structuredContent`` are free-form)."""
+    if dumped.get("resultType", "complete") != "complete" or not _PLAIN_RESULT_KEYS.issuperset(dumped):
+        return False
+    content = dumped.get("content")
+    return type(content) is list and all(
+        type(block) is dict and block.get("type") == "text" and _PLAIN_TEXT_KEYS.issuperset(block) for block in content
+    )
 
 
 def _error(exc: MCPError) -> dict[str, Any]:

@@ -2,13 +2,33 @@
 
 from __future__ import annotations
 
+import itertools
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 import mcp_types as types
 
-__all__ = ["ClientChannel", "EventSink", "Identity", "Lazy", "NullEventSink", "ToolCall", "resolve_fields"]
+__all__ = [
+    "ClientChannel",
+    "EventSink",
+    "Identity",
+    "Lazy",
+    "NullEventSink",
+    "ToolCall",
+    "new_call_id",
+    "resolve_fields",
+]
+
+
+_CALL_ID_PREFIX = os.urandom(8).hex()
+_call_numbers = itertools.count(1)
+
+
+def new_call_id() -> str:
+    """32 hex digits, unique per call: a random per-process half and a counter (no entropy read per call)."""
+    return f"{_CALL_ID_PREFIX}{next(_call_numbers):016x}"
 
 
 class Lazy:

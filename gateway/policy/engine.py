@@ -343,7 +343,8 @@ class PolicySet:
         self._by_names: dict[tuple[str, str, tuple[str, ...]], tuple[CompiledRule, ...]] = {}
         self._mode_cache: dict[tuple[str, str], ApprovalMode] = {}
         # hidden() is asked on every list and call; its answer depends only on these keys (bounded: tools x callers).
-        self._hidden: dict[tuple[str, str, tuple[tuple[str, bool], ...], str, tuple[str, ...]], bool] = {}
+        # (upstream, tool, id(annotations), identity, groups) -> (the annotations object, hidden?)
+        self._hidden: dict[tuple[str, str, int, str, tuple[str, ...]], tuple[Annotations, bool]] = {}
 
     def __len__(self) -> int:
         return len(self.rules)
@@ -426,17 +427,23 @@ class PolicySet:
         groups: tuple[str, ...] = (),
     ) -> bool:
         """True when the tool is denied outright for this caller, whatever the arguments (hide it from lists)."""
-        effective = effective_hints(annotations)
-        key = (upstream, tool, tuple(effective.items()), identity, groups)
+        # Asked for every listed tool and every call: keyed by the annotations object (a tool's stay the same
+        # object until its upstream's catalogue is refreshed), checked by identity so a reused id never matches.
+        key = (upstream, tool, id(annotations), identity, groups)
         known = self._hidden.get(key)
-        if known is None:
-            known = self._hidden[key] = any(
-                r.spec.decision == "deny"
-                and not r.has_argument_conditions
-                and r.matches_caller(effective, identity, groups)
-                for r in self.candidates(upstream, tool)
-            )
-        return known
+        if known is not None and known[0] is annotations:
+            return known[1]
+        effective = effective_hints(annotations)
+        hidden = any(
+            r.spec.decision == "deny"
+            and not r.has_argument_conditions
+            and r.matches_caller(effective, identity, groups)
+            for r in self.candidates(upstream, tool)
+        )
+        if len(self._hidden) >= _CACHE_LIMIT:
+            self._hidden.clear()
+        self._hidden[key] = (annotations, hidden)
+        return hidden
 
     def rule(self, rule_id: str) -> CompiledRule | None:
         """The rule with this id, if loaded."""

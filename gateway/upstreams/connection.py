@@ -16,6 +16,7 @@ import mcp_types as types
 import structlog
 from mcp import Client, MCPError
 from mcp.client import ClientRequestContext
+from mcp.client.session import _CallToolResultAdapter as _PLAIN_CALL_TOOL_ADAPTER
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.dispatcher import CallOptions, ProgressFnT
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
@@ -426,31 +427,38 @@ class UpstreamConnection:
         timeout = self.spec.call_timeout
         responses: dict[str, Any] | None = None
         state: str | None = None
-        async with self._tracked(asker):
-            deadline_scope = anyio.CancelScope(deadline=anyio.current_time() + timeout)
+        # One scope is the call's deadline and the handle a crash cancels it by (the hot path: no context manager).
+        entry = _InFlight(asker=asker, scope=anyio.CancelScope(deadline=anyio.current_time() + timeout))
+        key = next(self._ids)
+        self._inflight[key] = entry
+        scope = entry.scope
 
-            async def on_progress(progress: float, total: float | None, message: str | None) -> None:
-                deadline_scope.deadline = anyio.current_time() + timeout
-                await asker.progress(progress, total, message)
+        async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+            scope.deadline = anyio.current_time() + timeout
+            await asker.progress(progress, total, message)
 
-            for _round in range(20):
-                with deadline_scope:
+        try:
+            with scope:
+                for _round in range(20):
                     result = await self._send_call(
                         client, call_params(name, arguments, meta, responses, state), on_progress
                     )
-                if deadline_scope.cancelled_caught:
-                    raise UpstreamTimeoutError(f"Upstream '{self.name}' did not answer '{name}' within {timeout:g} s.")
-                if isinstance(result, types.InputRequiredResult):
-                    # The human's answer time does not count against the upstream.
-                    deadline_scope.deadline = float("inf")
-                    responses = await asker.ask(dict(result.input_requests or {}))
-                    deadline_scope = anyio.CancelScope(deadline=anyio.current_time() + timeout)
-                    state = result.request_state
-                    continue
-                if not isinstance(result, types.CallToolResult):
-                    raise UpstreamUnavailableError(f"Upstream '{self.name}' returned an unexpected result.")
-                return result
-            raise UpstreamUnavailableError(f"Upstream '{self.name}' asked too many follow-up questions.")
+                    if isinstance(result, types.InputRequiredResult):
+                        # The human's answer time does not count against the upstream.
+                        scope.deadline = math.inf
+                        responses = await asker.ask(dict(result.input_requests or {}))
+                        scope.deadline = anyio.current_time() + timeout
+                        state = result.request_state
+                        continue
+                    if not isinstance(result, types.CallToolResult):
+                        raise UpstreamUnavailableError(f"Upstream '{self.name}' returned an unexpected result.")
+                    return result
+                raise UpstreamUnavailableError(f"Upstream '{self.name}' asked too many follow-up questions.")
+        finally:
+            del self._inflight[key]
+            if entry.crashed:
+                raise UpstreamUnavailableError(f"Upstream '{self.name}' stopped while handling the request.")
+        raise UpstreamTimeoutError(f"Upstream '{self.name}' did not answer '{name}' within {timeout:g} s.")
 
     async def _send_call(
         self, client: Client, params: dict[str, Any], on_progress: ProgressFnT
@@ -468,7 +476,12 @@ class UpstreamConnection:
             opts: CallOptions = {}
             client.session._stamp(data, opts)  # the era's per-request envelope, exactly as the SDK would send it
             raw_result = await raw.request("tools/call", data["params"], on_progress=on_progress)
-            answer = client.session._call_tool_adapter.validate_python(raw_result, by_name=False)
+            adapter = client.session._call_tool_adapter
+            if adapter is _PLAIN_CALL_TOOL_ADAPTER and raw_result.get("resultType", "complete") == "complete":
+                # What the SDK's union would pick for a complete result, without trying both arms.
+                answer = types.CallToolResult.model_validate(raw_result, by_name=False)
+            else:
+                answer = adapter.validate_python(raw_result, by_name=False)
         if not isinstance(answer, types.CallToolResult | types.InputRequiredResult):
             raise UpstreamUnavailableError(f"Upstream '{self.name}' returned an unexpected result.")
         return answer
