@@ -11,6 +11,7 @@ requests), and their progress tokens are those same ids. Everything else on the 
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ ID_PREFIX = "mcp-gateway:"
 @dataclass(eq=False, slots=True)
 class _Pending:
     on_progress: ProgressFnT | None
-    done: anyio.Event = field(default_factory=anyio.Event)
+    done: asyncio.Event = field(default_factory=asyncio.Event)  # a plain one: made for every call
     response: Mapping[str, Any] | None = None
 
 
