@@ -148,7 +148,8 @@ async def assemble(
     gateway = Gateway(
         config,
         steps=steps,
-        events=TeeEventSink(audit, telemetry),
+        # Telemetry off (the default) is never switched on while running: it then observes nothing.
+        events=TeeEventSink(audit, *([telemetry] if telemetry.enabled else [])),
         resolver=resolver,
         visible=visible,
         reload_poll=reload_poll,

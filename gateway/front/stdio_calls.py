@@ -239,9 +239,11 @@ class StdioCalls:
         """The result as the SDK server would write it (per-version sieve; 2026-07-28 resultType and stamp)."""
         dumped = result.model_dump(by_alias=True, mode="json", exclude_none=True)
         modern = version in MODERN_PROTOCOL_VERSIONS
-        if not modern and _plain_text(dumped):
-            # Text-only results are the everyday case; for them the handshake-era sieve only drops this field.
-            dumped.pop("resultType", None)
+        if _plain_text(dumped):
+            # Text-only results, the everyday case, are what each era's sieve would return, less the resultType
+            # a handshake-era schema does not have.
+            if not modern:
+                dumped.pop("resultType", None)
         elif not modern or dumped.get("resultType") in (None, "complete", "input_required"):
             dumped = _methods.serialize_server_result("tools/call", version, dumped)
         if modern:
