@@ -476,6 +476,14 @@ class UpstreamConnection:
             opts: CallOptions = {}
             client.session._stamp(data, opts)  # the era's per-request envelope, exactly as the SDK would send it
             raw_result = await raw.request("tools/call", data["params"], on_progress=on_progress)
+            meta = raw_result.get("_meta")
+            if type(meta) is dict and types.SERVER_INFO_META_KEY in meta:
+                # The gateway stamps its own serverInfo; dropping the upstream's here saves a model copy later.
+                meta = {k: v for k, v in meta.items() if k != types.SERVER_INFO_META_KEY}
+                if meta:
+                    raw_result["_meta"] = meta
+                else:
+                    del raw_result["_meta"]
             adapter = client.session._call_tool_adapter
             if adapter is _PLAIN_CALL_TOOL_ADAPTER and raw_result.get("resultType", "complete") == "complete":
                 # What the SDK's union would pick for a complete result, without trying both arms.

@@ -55,3 +55,25 @@ def test_quick_legacy_run_prints_every_metric_with_numbers(tmp_path: Path) -> No
     # the gateway tree holds the gateway plus its own copy of the fixture, so it must use more memory
     assert result["gateway"]["peak_rss_mb"] > result["direct"]["peak_rss_mb"]
     assert len(result["raw"]["direct"]["calls"]) == len(result["raw"]["gateway"]["calls"]) == 100
+
+
+@pytest.mark.slow
+def test_byte_relay_stands_in_for_the_gateway(tmp_path: Path) -> None:
+    """The floor measurement documented in bench/README.md: the benchmark runs against ``byte_relay.py``."""
+    out_json = tmp_path / "relay.json"
+    relay = f"{sys.executable} {REPO / 'bench' / 'byte_relay.py'}"
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "bench_core.py"), "--quick", "--mode", "legacy"]
+        + ["--gateway-cmd", relay, "--json", str(out_json)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    [result] = json.loads(out_json.read_text(encoding="utf-8"))
+    # Every echo answered through the relay, and the relayed tree is the relay plus its own fixture.
+    assert len(result["raw"]["gateway"]["calls"]) == 100
+    assert result["gateway"]["throughput_cps"] > 0
+    assert result["gateway"]["peak_rss_mb"] > result["direct"]["peak_rss_mb"]
