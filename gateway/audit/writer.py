@@ -30,7 +30,6 @@ from types import TracebackType
 from typing import Any
 
 import anyio
-import anyio.lowlevel
 import structlog
 from anyio import to_thread
 
@@ -80,9 +79,8 @@ class AuditLog:
         self._unbuilt: list[tuple[str, Mapping[str, Any], datetime]] = []  # emitted, not yet given a seq
         self._pending: list[PendingLine] = []  # built, not yet written
         self._background = False
-        # asyncio events, set once per batch: anyio's cost several times more to make, and batches are per call.
+        # An asyncio event, set once per batch: anyio's costs several times more, and batches are per call.
         self._wake = asyncio.Event()  # a non-durable record is waiting to be written
-        self._queued = asyncio.Event()  # ... and to be built
         self._opened = False
         self._closed = False
         self._seq = 0
@@ -142,9 +140,9 @@ class AuditLog:
         if not durable and self._background:
             # The background flusher builds and writes it shortly, in order (after the response to the client
             # has gone out); only durable records are built and written before emit returns.
-            if len(self._unbuilt) == 1:  # the first of a batch wakes the builder and the flusher
+            if len(self._unbuilt) == 1:  # the first of a batch wakes the flusher and schedules the build
                 self._wake.set()
-                self._queued.set()
+                self._build_soon()
             return
         seq = self._build_all()
         await self._drain(seq, durable=durable)
@@ -158,16 +156,14 @@ class AuditLog:
         """
         self._background = True
         try:
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(self._build_when_idle)
-                while True:
-                    await self._wake.wait()
-                    self._wake.clear()
-                    await anyio.sleep(interval)
-                    try:
-                        await self.flush(durable=False)
-                    except AuditError:
-                        _log.debug("background audit flush failed; records stay queued and are retried")
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                await anyio.sleep(interval)
+                try:
+                    await self.flush(durable=False)
+                except AuditError:
+                    _log.debug("background audit flush failed; records stay queued and are retried")
         finally:
             self._background = False
             with anyio.CancelScope(shield=True):
@@ -176,13 +172,18 @@ class AuditLog:
                 except AuditError:
                     _log.debug("final background audit flush failed; aclose() reports it")
 
-    async def _build_when_idle(self) -> None:
-        """Build queued records as soon as the emitting task has moved on (e.g. written its response), so the
-        next durable record, which must build everything before it, finds nothing left over."""
-        while True:
-            await self._queued.wait()
-            self._queued.clear()
-            await anyio.lowlevel.checkpoint()
+    def _build_soon(self) -> None:
+        """Build the queued records once the emitting task has moved on (written its request or its response), so
+        the next durable record, which must build everything before it, finds nothing left over.
+
+        Two loop turns, as plain callbacks: the emitter's own next step comes first, and no task is woken per
+        batch (tool calls emit two batches each).
+        """
+        loop = asyncio.get_running_loop()
+        loop.call_soon(loop.call_soon, self._build_queued)
+
+    def _build_queued(self) -> None:
+        if self._unbuilt and not self._closed:
             self._build_all()
 
     async def flush(self, *, durable: bool = True) -> None:
@@ -215,7 +216,11 @@ class AuditLog:
         """Build every queued record, in emit order; the seq of the last one."""
         unbuilt, self._unbuilt = self._unbuilt, []
         for event, fields, when in unbuilt:
-            self._append(event, fields, when)
+            try:
+                self._append(event, fields, when)
+            except Exception as exc:  # noqa: BLE001 - one bad field must not lose this record or those after it
+                _log.error("audit record %s could not be built: %s", event, type(exc).__name__)
+                self._append(event, {"audit_error": f"fields not recordable ({type(exc).__name__})"}, when)
         return self._seq
 
     def _append(self, event: str, fields: Mapping[str, Any], when: datetime) -> int:

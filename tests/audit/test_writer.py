@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 from gateway.audit.chain import GENESIS, line_hash, list_files, unsealed_body
@@ -17,6 +18,7 @@ from gateway.audit.settings import AuditSettings, RotationSettings
 from gateway.audit.verify import verify
 from gateway.audit.writer import AuditLog
 from gateway.errors import AuditError
+from gateway.intercept.call import Lazy
 from tests.audit.helpers import START, all_lines, records, stepping_clock
 
 pytestmark = pytest.mark.anyio
@@ -240,4 +242,39 @@ async def test_background_flusher_defers_only_non_durable_records(tmp_path: Path
         tg.cancel_scope.cancel()
     await log.aclose()
     assert [r["event"] for r in records(tmp_path)][:3] == ["call_received", "tool_decision", "tool_result"]
+    assert verify(tmp_path).ok
+
+
+async def test_background_records_are_built_once_the_emitter_moves_on(tmp_path: Path) -> None:
+    """A non-durable record is given its seq and hash two loop turns after emit (not by the next durable record),
+    and a field that cannot be rendered leaves a marked record in its place, never a gap in the chain."""
+
+    def broken() -> object:
+        raise RuntimeError("cannot render")
+
+    log = AuditLog(tmp_path, AuditSettings(), close_record=False)
+    await log.open()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(functools.partial(log.run_flusher, interval=60))
+        await anyio.wait_all_tasks_blocked()
+        await log.emit("call_forwarded", {"n": 1})
+        await log.emit("tool_result", {"n": 2, "result": Lazy(broken)})
+        await log.emit("tool_result", {"n": 3})
+        assert log.seq == 3 and not log._pending  # queued, not built yet
+        await anyio.lowlevel.checkpoint()
+        await anyio.lowlevel.checkpoint()
+        await anyio.lowlevel.checkpoint()
+        built = log._pending  # built in order, waiting for the (slow) flusher
+        assert [p.seq for p in built] == [1, 2, 3]
+        await log.emit("tool_decision", {"n": 4}, durable=True)
+        tg.cancel_scope.cancel()
+    await log.aclose()
+    got = records(tmp_path)
+    assert [(r["event"], r.get("n")) for r in got] == [
+        ("call_forwarded", 1),
+        ("tool_result", None),
+        ("tool_result", 3),
+        ("tool_decision", 4),
+    ]
+    assert got[1]["audit_error"] == "fields not recordable (RuntimeError)"
     assert verify(tmp_path).ok
