@@ -24,11 +24,10 @@ METRICS = [
 NUMBER = r"-?\d+(?:\.\d+)?"
 
 
-@pytest.mark.slow
-def test_quick_legacy_run_prints_every_metric_with_numbers(tmp_path: Path) -> None:
-    out_json = tmp_path / "result.json"
+def _quick_legacy_run(out_json: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run(
-        [sys.executable, str(REPO / "bench" / "bench_core.py"), "--quick", "--mode", "legacy", "--json", str(out_json)],
+        [sys.executable, str(REPO / "bench" / "bench_core.py"), "--quick", "--mode", "legacy", "--json", str(out_json)]
+        + list(extra),
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -36,6 +35,13 @@ def test_quick_legacy_run_prints_every_metric_with_numbers(tmp_path: Path) -> No
         check=False,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
+@pytest.mark.slow
+def test_quick_legacy_run_prints_every_metric_with_numbers(tmp_path: Path) -> None:
+    out_json = tmp_path / "result.json"
+    proc = _quick_legacy_run(out_json)
     lines = proc.stdout.splitlines()
     for metric in METRICS:
         row = next((line for line in lines if metric in line), None)
@@ -61,17 +67,7 @@ def test_quick_legacy_run_prints_every_metric_with_numbers(tmp_path: Path) -> No
 def test_byte_relay_stands_in_for_the_gateway(tmp_path: Path) -> None:
     """The floor measurement documented in bench/README.md: the benchmark runs against ``byte_relay.py``."""
     out_json = tmp_path / "relay.json"
-    relay = f"{sys.executable} {REPO / 'bench' / 'byte_relay.py'}"
-    proc = subprocess.run(
-        [sys.executable, str(REPO / "bench" / "bench_core.py"), "--quick", "--mode", "legacy"]
-        + ["--gateway-cmd", relay, "--json", str(out_json)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    _quick_legacy_run(out_json, "--gateway-cmd", f"{sys.executable} {REPO / 'bench' / 'byte_relay.py'}")
     [result] = json.loads(out_json.read_text(encoding="utf-8"))
     # Every echo answered through the relay, and the relayed tree is the relay plus its own fixture.
     assert len(result["raw"]["gateway"]["calls"]) == 100
