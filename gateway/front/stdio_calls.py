@@ -91,6 +91,7 @@ class StdioCalls:
         self._legacy_caps: types.ClientCapabilities | None = None
         self._inflight: dict[types.RequestId, anyio.CancelScope] = {}
         self._pusher = _Pusher(self)
+        self._checked_envelope: dict[str, Any] | None = None  # the last 2026-07-28 envelope the era's schema passed
 
     def bind(self, write: WriteLine) -> None:
         self._write = write
@@ -191,12 +192,16 @@ class StdioCalls:
             if types.PROTOCOL_VERSION_META_KEY in meta:
                 return False  # an enveloped request on a handshake connection: the SDK refuses it
             version = self._version
+        # The era's schema pass is skipped only when its verdict is known: a plain call, and for 2026-07-28 an
+        # envelope equal to one that already passed (clients send the same one with every request).
+        envelope = {k: v for k, v in meta.items() if k != "progressToken"} if self._era == "modern" else None
         try:
-            if self._era != "legacy" or not _plain(params):
+            if not (_plain(params, envelope is not None) and envelope == self._checked_envelope):
                 _methods.validate_client_request("tools/call", str(version), params)
             typed = types.CallToolRequestParams.model_validate(params, by_name=False)
         except (ValidationError, KeyError):
             return False  # the SDK answers with the exact validation error
+        self._checked_envelope = envelope
         scope = anyio.CancelScope()
         self._inflight[request_id] = scope
         self._tasks.spawn(scope, self._run(scope, request_id, typed, _Downstream(self, request_id, str(version), meta)))
@@ -274,13 +279,19 @@ class _Pusher:
 
 
 _PLAIN_KEYS = frozenset({"name", "arguments"})
+_PLAIN_KEYS_WITH_META = _PLAIN_KEYS | {"_meta"}
 
 
-def _plain(params: Mapping[str, Any]) -> bool:
-    """An everyday handshake-era call (a name and an arguments object): every era's schema accepts it, so only the
-    typed params are validated; anything else (``_meta`` too) is validated against the era's schema as well."""
+def _plain(params: Mapping[str, Any], with_meta: bool) -> bool:
+    """An everyday call: a name, an arguments object and (``with_meta``: the 2026-07-28 envelope, checked by the
+    caller) ``_meta``, whose progress token, if any, is a string or an integer."""
     arguments = params.get("arguments", {})
-    return type(params.get("name")) is str and type(arguments) is dict and _PLAIN_KEYS.issuperset(params)
+    if type(params.get("name")) is not str or type(arguments) is not dict:
+        return False
+    if not with_meta:
+        return _PLAIN_KEYS.issuperset(params)
+    token = params["_meta"].get("progressToken", 0)
+    return _PLAIN_KEYS_WITH_META.issuperset(params) and type(token) in (str, int)
 
 
 _PLAIN_RESULT_KEYS = frozenset({"content", "structuredContent", "isError", "_meta", "resultType"})

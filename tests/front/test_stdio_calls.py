@@ -138,6 +138,25 @@ async def test_modern_connection_and_cancellation() -> None:
     assert answer["result"]["_meta"][types.SERVER_INFO_META_KEY] == {"name": "mcp-gateway", "version": "t"}
 
 
+async def test_a_checked_envelope_is_not_trusted_once_it_changes() -> None:
+    """2026-07-28 calls skip the era's schema pass only for an envelope equal to one that passed it."""
+    front = _Front()
+    calls = StdioCalls(front)  # type: ignore[arg-type]
+    out = _Out()
+    calls.bind(out.write)
+    opening = orjson.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": MODERN_META}})
+    assert await calls.offer(opening) is False
+    with_token = {**MODERN_META, "progressToken": "p-2"}
+    assert await calls.offer(_call(2, {"name": "echo", "arguments": {}, "_meta": with_token})) is True
+    assert await calls.offer(_call(3, {"name": "echo", "_meta": {**MODERN_META, "progressToken": 3}})) is True
+    bad_caps = {**MODERN_META, types.CLIENT_CAPABILITIES_META_KEY: {"elicitation": 5}}
+    assert await calls.offer(_call(4, {"name": "echo", "_meta": bad_caps})) is False  # the SDK's exact error
+    assert await calls.offer(_call(5, {"name": "echo", "_meta": {**MODERN_META, "progressToken": 1.5}})) is False
+    await out.wait(2)
+    await calls.aclose()
+    assert sorted(orjson.loads(line)["id"] for line in out.lines) == [2, 3]
+
+
 async def test_answers_to_gateway_questions_are_claimed() -> None:
     calls = StdioCalls(_Front())  # type: ignore[arg-type]
     sent = _Out()
