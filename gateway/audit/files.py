@@ -126,23 +126,11 @@ class AuditFiles:
     def write(self, lines: list[PendingLine], sync: bool) -> None:
         """Append ``lines`` in order (rotating as needed), then fsync if ``sync``. Raises ``WriteFailed``."""
         written = 0
+        if self.fits(lines):
+            self.append(lines)  # the common case: one system call
+            written = len(lines)
         try:
-            if self.fits(lines):
-                # The common case: everything goes to the open file, in one system call.
-                assert self._fd is not None
-                data = b"\n".join([item.data for item in lines]) + b"\n"
-                try:
-                    _write_all(self._fd, data)
-                except OSError:
-                    # Count what reached the file: complete lines are written, a torn one is not.
-                    done = max(0, os.fstat(self._fd).st_size - self._size)
-                    written = data.count(b"\n", 0, done)
-                    raise
-                self._size += len(data)
-                self._dirty = True
-                written = len(lines)
-                lines = []
-            for item in lines:
+            for item in lines[written:]:
                 data = item.data + b"\n"
                 fd = self._rotate_if_needed(item.when, len(data))
                 _write_all(fd, data)
@@ -155,6 +143,23 @@ class AuditFiles:
             # A partial line may be on disk now; never append after it (it stays a torn, ignored fragment).
             self._close_quietly()
             raise WriteFailed(written, exc) from exc
+
+    def append(self, lines: list[PendingLine]) -> None:
+        """Append ``lines``, which ``fits`` said go to the open file, with one system call. Raises ``WriteFailed``."""
+        assert self._fd is not None
+        data = b"\n".join([item.data for item in lines]) + b"\n"
+        try:
+            _write_all(self._fd, data)
+        except OSError as exc:
+            # Count what reached the file: complete lines are written, a torn one is not (and is never appended to).
+            try:
+                reached = max(0, os.fstat(self._fd).st_size - self._size)
+            except OSError:
+                reached = 0
+            self._close_quietly()
+            raise WriteFailed(data.count(b"\n", 0, reached), exc) from exc
+        self._size += len(data)
+        self._dirty = True
 
     def fits(self, lines: list[PendingLine]) -> bool:
         """True when ``lines`` go to the open file without a rotation (so writing them never opens a file)."""

@@ -273,7 +273,7 @@ class AuditLog:
         """Write ``batch`` in a worker thread, or ``inline`` on the loop (no fsync, no new file: see ``_drain``)."""
         try:
             if inline:
-                self._files.write(batch, False)
+                self._files.append(batch)
             else:
                 await to_thread.run_sync(self._files.write, batch, sync)
         except WriteFailed as exc:

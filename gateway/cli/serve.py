@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import signal
 import warnings
 from collections.abc import Awaitable, Callable
@@ -151,6 +152,4 @@ async def _report_startup(gateway: Gateway) -> None:
 def _loop_options() -> dict[str, bool]:
     """uvloop where it is installed (a dependency on Linux and macOS): a C event loop takes a measurable share of
     the gateway's per-call cost off the table (see bench/). The standard loop otherwise."""
-    import importlib.util
-
     return {"use_uvloop": True} if importlib.util.find_spec("uvloop") is not None else {}

@@ -375,9 +375,14 @@ R = TypeVar("R")
 
 
 def _strip_server_info(result: R) -> R:
-    """Drop the upstream's serverInfo stamp so the SDK stamps the gateway's own (2026-07-28)."""
+    """Drop the upstream's serverInfo stamp so the gateway's own is stamped (2026-07-28).
+
+    In place: every upstream result is a fresh object owned by the request it answers (a copy per call cost more
+    than the rest of this step).
+    """
     meta = getattr(result, "meta", None)
     if meta and types.SERVER_INFO_META_KEY in meta:
-        cleaned = {k: v for k, v in meta.items() if k != types.SERVER_INFO_META_KEY}
-        return result.model_copy(update={"meta": cleaned or None})  # type: ignore[attr-defined,no-any-return]
+        del meta[types.SERVER_INFO_META_KEY]
+        if not meta:
+            result.meta = None  # type: ignore[attr-defined]
     return result

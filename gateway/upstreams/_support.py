@@ -1,5 +1,5 @@
-"""Small pieces of the upstream connection: its catalogue and how it is listed, tools/call params, live HTTP
-headers, paging, error wording."""
+"""Small pieces of the upstream connection: its catalogue and how it is listed, live HTTP headers, paging, error
+wording."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from mcp import Client, MCPError
 
 from gateway.errors import CredentialError
 
-__all__ = ["Catalogue", "LiveHeaders", "StderrLog", "all_pages", "call_params", "describe", "dump", "list_catalogue"]
+__all__ = ["Catalogue", "LiveHeaders", "StderrLog", "all_pages", "describe", "dump", "list_catalogue"]
 
 log = structlog.get_logger("gateway.upstreams")
 
@@ -80,32 +80,6 @@ async def list_catalogue(client: Client) -> Catalogue:
     cat.templates = await listed(client.list_resource_templates, "resource_templates", has_resources)
     cat.prompts = await listed(client.list_prompts, "prompts", caps is not None and caps.prompts is not None)
     return cat
-
-
-def call_params(
-    name: str,
-    arguments: Mapping[str, Any] | None,
-    meta: Mapping[str, Any] | None,
-    responses: dict[str, Any] | None,
-    state: str | None,
-) -> dict[str, Any]:
-    """``tools/call`` params in wire form. The common first round is built directly; a retry carrying answers
-    (which may be SDK models) goes through the params model to get their JSON form."""
-    if responses is None and state is None:
-        params: dict[str, Any] = {"name": name}
-        if arguments is not None:
-            params["arguments"] = dict(arguments)
-        if meta:
-            params["_meta"] = dict(meta)
-        return params
-    model = types.CallToolRequestParams(
-        name=name,
-        arguments=dict(arguments) if arguments is not None else None,
-        input_responses=responses,
-        request_state=state,
-        _meta=dict(meta) if meta else None,  # type: ignore[arg-type]
-    )
-    return model.model_dump(by_alias=True, mode="json", exclude_none=True)
 
 
 def dump(answer: Any) -> Any:

@@ -16,9 +16,7 @@ import mcp_types as types
 import structlog
 from mcp import Client, MCPError
 from mcp.client import ClientRequestContext
-from mcp.client.session import _CallToolResultAdapter as _PLAIN_CALL_TOOL_ADAPTER
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.dispatcher import CallOptions, ProgressFnT
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from gateway import __version__
@@ -26,11 +24,12 @@ from gateway.config.models import HttpUpstream, StdioUpstream
 from gateway.config.secrets import SecretOrLiteral
 from gateway.credentials.resolve import build_child_env
 from gateway.errors import CredentialError, UpstreamTimeoutError, UpstreamUnavailableError
-from gateway.upstreams._support import Catalogue, LiveHeaders, StderrLog, call_params, describe, dump, list_catalogue
+from gateway.upstreams._support import Catalogue, LiveHeaders, StderrLog, describe, dump, list_catalogue
 from gateway.upstreams.asker import Asker, NoAsker, UpstreamRequest
 from gateway.upstreams.probe import ProbeCache
 from gateway.upstreams.process import StdioProcess
 from gateway.upstreams.secrets import LiteralResolver, SecretResolver
+from gateway.upstreams.tool_call import call_params, send_round
 
 __all__ = ["Catalogue", "UpstreamConnection", "UpstreamState"]
 
@@ -432,6 +431,7 @@ class UpstreamConnection:
         key = next(self._ids)
         self._inflight[key] = entry
         scope = entry.scope
+        raw = self._proc.raw if self._proc is not None else None
 
         async def on_progress(progress: float, total: float | None, message: str | None) -> None:
             scope.deadline = anyio.current_time() + timeout
@@ -440,9 +440,8 @@ class UpstreamConnection:
         try:
             with scope:
                 for _round in range(20):
-                    result = await self._send_call(
-                        client, call_params(name, arguments, meta, responses, state), on_progress
-                    )
+                    params = call_params(name, arguments, meta, responses, state)
+                    result = await send_round(client, raw, params, on_progress)
                     if isinstance(result, types.InputRequiredResult):
                         # The human's answer time does not count against the upstream.
                         scope.deadline = math.inf
@@ -459,40 +458,6 @@ class UpstreamConnection:
             if entry.crashed:
                 raise UpstreamUnavailableError(f"Upstream '{self.name}' stopped while handling the request.")
         raise UpstreamTimeoutError(f"Upstream '{self.name}' did not answer '{name}' within {timeout:g} s.")
-
-    async def _send_call(
-        self, client: Client, params: dict[str, Any], on_progress: ProgressFnT
-    ) -> types.CallToolResult | types.InputRequiredResult:
-        """One ``tools/call`` round (``params`` in wire form): raw on a stdio pipe (the hot path), else the SDK."""
-        raw = self._proc.raw if self._proc is not None else None
-        if raw is None:
-            answer: Any = await client.session.send_request(
-                types.CallToolRequest(params=types.CallToolRequestParams.model_validate(params, by_name=False)),
-                client.session._call_tool_adapter,
-                progress_callback=on_progress,
-            )
-        else:
-            data: dict[str, Any] = {"method": "tools/call", "params": params}
-            opts: CallOptions = {}
-            client.session._stamp(data, opts)  # the era's per-request envelope, exactly as the SDK would send it
-            raw_result = await raw.request("tools/call", data["params"], on_progress=on_progress)
-            meta = raw_result.get("_meta")
-            if type(meta) is dict and types.SERVER_INFO_META_KEY in meta:
-                # The gateway stamps its own serverInfo; dropping the upstream's here saves a model copy later.
-                meta = {k: v for k, v in meta.items() if k != types.SERVER_INFO_META_KEY}
-                if meta:
-                    raw_result["_meta"] = meta
-                else:
-                    del raw_result["_meta"]
-            adapter = client.session._call_tool_adapter
-            if adapter is _PLAIN_CALL_TOOL_ADAPTER and raw_result.get("resultType", "complete") == "complete":
-                # What the SDK's union would pick for a complete result, without trying both arms.
-                answer = types.CallToolResult.model_validate(raw_result, by_name=False)
-            else:
-                answer = adapter.validate_python(raw_result, by_name=False)
-        if not isinstance(answer, types.CallToolResult | types.InputRequiredResult):
-            raise UpstreamUnavailableError(f"Upstream '{self.name}' returned an unexpected result.")
-        return answer
 
     async def read_resource(self, uri: str, *, asker: Asker) -> types.ReadResourceResult:
         client = self._require_client()
