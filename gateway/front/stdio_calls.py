@@ -91,6 +91,9 @@ class StdioCalls:
         self._legacy_caps: types.ClientCapabilities | None = None
         self._inflight: dict[types.RequestId, anyio.CancelScope] = {}
         self._pusher = _Pusher(self)
+        # The SDK hands out a deep copy of its serverInfo stamp on every access, so that a caller may mutate it.
+        # Responses here are serialised right away and never changed, so one copy serves every response.
+        self._server_info_stamp: dict[str, Any] | None = None
         self._checked_envelope: dict[str, Any] | None = None  # the last 2026-07-28 envelope the era's schema passed
 
     def bind(self, write: WriteLine) -> None:
@@ -254,7 +257,9 @@ class StdioCalls:
         if modern:
             dumped.setdefault("resultType", "complete")
             meta = dumped.get("_meta")
-            stamp = self.front.server.server_info_stamp
+            stamp = self._server_info_stamp
+            if stamp is None:
+                stamp = self._server_info_stamp = self.front.server.server_info_stamp
             if meta is None:
                 dumped["_meta"] = {types.SERVER_INFO_META_KEY: stamp}
             elif isinstance(meta, dict) and meta.get(types.SERVER_INFO_META_KEY) is None:

@@ -3,7 +3,8 @@ through the SDK session, and the answer typed the way the SDK would type it."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import weakref
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import mcp_types as types
@@ -52,11 +53,37 @@ async def send_round(client: Client, raw: RawRequests | None, params: dict[str, 
     if raw is None:
         request = types.CallToolRequest(params=types.CallToolRequestParams.model_validate(params, by_name=False))
         return await client.session.send_request(request, adapter, progress_callback=on_progress)
-    data: dict[str, Any] = {"method": "tools/call", "params": params}
-    opts: CallOptions = {}
-    client.session._stamp(data, opts)
-    result = await raw.request("tools/call", data["params"], on_progress=on_progress)
+    result = await raw.request("tools/call", _stamped(client, params), on_progress=on_progress)
     if adapter is _PLAIN_CALL_TOOL_ADAPTER and result.get("resultType", "complete") == "complete":
         # What the SDK's union would pick for a complete result, without trying both arms.
         return types.CallToolResult.model_validate(result, by_name=False)
     return adapter.validate_python(result, by_name=False)
+
+
+_Stamp = Callable[[dict[str, Any], CallOptions], None]
+_envelopes: weakref.WeakKeyDictionary[_Stamp, tuple[dict[str, Any], dict[str, Any]]] = weakref.WeakKeyDictionary()
+_PROBE = object()
+
+
+def _stamped(client: Client, params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` with the session's per-request ``_meta`` envelope, as the SDK's stamp would set it.
+
+    The stamp also computes HTTP headers, which a pipe has no use for; its ``_meta`` part is fixed per session, so
+    it is learnt once (two probes: keys it overwrites, and keys it only fills in when the caller left them out).
+    """
+    stamp = client.session._stamp
+    envelope = _envelopes.get(stamp)
+    if envelope is None:
+        probe: dict[str, Any] = {"method": "tools/call", "params": {"name": ""}}
+        stamp(probe, {})
+        keys = probe["params"].get("_meta", {})
+        again: dict[str, Any] = {"method": "tools/call", "params": {"name": "", "_meta": dict.fromkeys(keys, _PROBE)}}
+        stamp(again, {})
+        stamped = again["params"]["_meta"]
+        fixed = {k: v for k, v in stamped.items() if v is not _PROBE}
+        defaults = {k: keys[k] for k, v in stamped.items() if v is _PROBE}
+        envelope = _envelopes[stamp] = (fixed, defaults)
+    fixed, defaults = envelope
+    if not fixed and not defaults:
+        return params
+    return {**params, "_meta": {**defaults, **(params.get("_meta") or {}), **fixed}}
