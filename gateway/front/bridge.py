@@ -4,6 +4,10 @@ Handshake-era (legacy) clients can be asked mid-call: questions are pushed on th
 2026-07-28 (modern) clients can't: the call keeps running in the background ("parked") while its question goes
 back to the client as an ``InputRequiredResult``; the client's retry carries the answers and a one-time token
 that resumes the parked call. Upstream ``request_state`` therefore never reaches the client.
+
+Most calls never ask. A front that can answer a request early (``AnswersEarly``: the stdio front) runs the call in
+the request's own task and answers with the question only if one comes; the SDK's front (HTTP) must return a result
+from its handler, so there the call runs in a background task from the start.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import secrets
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, Final, Protocol, TypeVar, cast
 
 import anyio
 import anyio.abc
@@ -29,7 +33,18 @@ from gateway._tasks import CallTasks
 from gateway.errors import ApprovalDeniedError
 from gateway.upstreams.asker import UpstreamRequest
 
-__all__ = ["Downstream", "DownstreamChannel", "LegacyAsker", "ParkedCalls", "SdkDownstream", "capable", "is_modern"]
+__all__ = [
+    "ANSWERED",
+    "AnswersEarly",
+    "Answered",
+    "Downstream",
+    "DownstreamChannel",
+    "LegacyAsker",
+    "ParkedCalls",
+    "SdkDownstream",
+    "capable",
+    "is_modern",
+]
 
 log = structlog.get_logger("gateway.bridge")
 
@@ -72,6 +87,28 @@ class Downstream(Protocol):
     async def progress(self, progress: float, total: float | None, message: str | None) -> None: ...
 
     async def log(self, params: types.LoggingMessageNotificationParams) -> None: ...
+
+
+class AnswersEarly(Protocol):
+    """A downstream that can send its request's response before the handler returns (then the handler must not).
+    ``ParkedCalls.start`` looks for ``answer_now`` on the downstream it is given."""
+
+    @property
+    def scope(self) -> anyio.CancelScope:
+        """Cancels the request's whole handling (the call runs inside it)."""
+        ...
+
+    async def answer_now(self, result: types.InputRequiredResult) -> None: ...
+
+
+class Answered:
+    """What ``ParkedCalls.start`` returns when the request was already answered with a question (``AnswersEarly``);
+    the call's result goes to the retry that resumes it."""
+
+    __slots__ = ()
+
+
+ANSWERED: Final = Answered()
 
 
 def capable(caps: types.ClientCapabilities | None, method: str) -> bool:
@@ -197,13 +234,16 @@ class _Mailbox:
 
 @dataclass(eq=False)
 class ParkedCall(_ProgressAndLog):
-    """A call whose upstream work runs in the background while the client answers questions."""
+    """A call whose upstream work goes on while the client answers questions."""
 
     ds: Downstream
     binding: tuple[str, ...]
+    owner: ParkedCalls
+    scope: anyio.CancelScope  # cancels the work
     mailbox: _Mailbox = field(default_factory=lambda: _Mailbox())
-    scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
     question: _Question | None = None
+    answer_now: Callable[[types.InputRequiredResult], Awaitable[None]] | None = None
+    """Set while the work runs in its request's own task and that request is still unanswered."""
 
     async def ask(self, requests: dict[str, UpstreamRequest]) -> dict[str, Any]:
         allowed = {k: r for k, r in requests.items() if self.ds.can(r.method)}
@@ -211,7 +251,13 @@ class ParkedCall(_ProgressAndLog):
         if allowed:
             q = _Question(allowed)
             self.question = q
-            self.mailbox.put(q)
+            if self.answer_now is not None:
+                # The first question of a call run in its request's task: answer that request with it here. The
+                # work goes on in this task; from now on the retry that resumes it waits for what comes next.
+                await self.answer_now(self.owner.park(self, q))
+                self.answer_now = None
+            else:
+                self.mailbox.put(q)
             with anyio.move_on_after(PARK_TTL):
                 await q.answered.wait()
             got = q.answers or {}
@@ -243,8 +289,12 @@ class ParkedCalls:
         ds: Downstream,
         binding: tuple[str, ...],
         work: Callable[[ParkedCall], Awaitable[types.CallToolResult | types.InputRequiredResult]],
-    ) -> types.CallToolResult | types.InputRequiredResult:
-        call = ParkedCall(ds=ds, binding=binding)
+    ) -> types.CallToolResult | types.InputRequiredResult | Answered:
+        """Run a modern client's call. ``ANSWERED``: the request was answered with a question (``AnswersEarly``)."""
+        if hasattr(ds, "answer_now"):
+            early = cast(AnswersEarly, ds)
+            return await self._run_here(ParkedCall(ds=ds, binding=binding, owner=self, scope=early.scope), early, work)
+        call = ParkedCall(ds=ds, binding=binding, owner=self, scope=anyio.CancelScope())
 
         async def runner() -> None:
             result: Any = None
@@ -257,6 +307,29 @@ class ParkedCalls:
 
         self._running.spawn(call.scope, runner())  # every 2026-07-28 call starts one: see gateway._tasks
         return await self._next(call)
+
+    async def _run_here(
+        self,
+        call: ParkedCall,
+        ds: AnswersEarly,
+        work: Callable[[ParkedCall], Awaitable[types.CallToolResult | types.InputRequiredResult]],
+    ) -> types.CallToolResult | types.InputRequiredResult | Answered:
+        """Run ``work`` in this (the request's) task: no background task for the everyday call that asks nothing.
+        After a question has answered the request, what the work ends with goes to the resuming retry; the retry's
+        cancellation or the park expiring cancel the request's scope (``call.scope``), and with it the work."""
+        call.answer_now = ds.answer_now
+        result: Any
+        try:
+            result = await work(call)
+        except Exception as exc:  # after a question: handed to the retry, which translates it
+            if call.answer_now is not None:
+                raise
+            result = exc
+        if call.answer_now is not None:  # never asked: this request gets the result
+            assert isinstance(result, types.CallToolResult | types.InputRequiredResult)
+            return result
+        call.mailbox.put(("done", result))
+        return ANSWERED
 
     async def resume(
         self, ds: Downstream, token: str, binding: tuple[str, ...], answers: dict[str, Any] | None
@@ -281,15 +354,19 @@ class ParkedCalls:
             call.scope.cancel()
             raise
         if isinstance(item, _Question):
-            token = TOKEN_PREFIX + secrets.token_urlsafe(24)
-            self._parked[token] = call
-            self._tg.start_soon(self._expire, token)
-            return types.InputRequiredResult(input_requests=dict(item.requests), request_state=token)
+            return self.park(call, item)
         _tag, result = item
         if isinstance(result, BaseException):
             raise result
         assert isinstance(result, types.CallToolResult | types.InputRequiredResult)
         return result
+
+    def park(self, call: ParkedCall, question: _Question) -> types.InputRequiredResult:
+        """Keep ``call`` for the retry answering ``question``; the question as the client sees it."""
+        token = TOKEN_PREFIX + secrets.token_urlsafe(24)
+        self._parked[token] = call
+        self._tg.start_soon(self._expire, token)
+        return types.InputRequiredResult(input_requests=dict(question.requests), request_state=token)
 
     async def _expire(self, token: str) -> None:
         await anyio.sleep(PARK_TTL)

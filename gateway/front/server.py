@@ -26,6 +26,7 @@ from mcp.server.subscriptions import (
 from gateway import __version__
 from gateway.errors import GatewayError, RefusedError, UnknownToolError, UpstreamError
 from gateway.front.bridge import (
+    Answered,
     Downstream,
     DownstreamChannel,
     LegacyAsker,
@@ -186,7 +187,9 @@ class FrontServer:
         self, ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
     ) -> types.CallToolResult | types.InputRequiredResult:
         session = await self.sessions.get(ctx)
-        return await self.handle_call(SdkDownstream(ctx), session, params, params.meta)
+        result = await self.handle_call(SdkDownstream(ctx), session, params, params.meta)
+        assert not isinstance(result, Answered)  # an SdkDownstream cannot answer early
+        return result
 
     async def handle_call(
         self,
@@ -194,8 +197,9 @@ class FrontServer:
         session: ClientSession,
         params: types.CallToolRequestParams,
         wire_meta: Mapping[str, Any] | None,
-    ) -> types.CallToolResult | types.InputRequiredResult:
-        """One tools/call from any front: span, routing, the era's bridge, the chain, and client-safe errors."""
+    ) -> types.CallToolResult | types.InputRequiredResult | Answered:
+        """One tools/call from any front: span, routing, the era's bridge, the chain, and client-safe errors.
+        ``ANSWERED``: ``ds`` already has its answer (see ``bridge.AnswersEarly``)."""
         with self.gw.telemetry.request_span(
             "tools/call",
             params.name,
@@ -212,7 +216,7 @@ class FrontServer:
 
     async def _call_tool(
         self, ds: Downstream, session: ClientSession, params: types.CallToolRequestParams
-    ) -> types.CallToolResult | types.InputRequiredResult:
+    ) -> types.CallToolResult | types.InputRequiredResult | Answered:
         try:
             route = self._route(session, params.name)
             binding = (session.id, session.identity.name, params.name)

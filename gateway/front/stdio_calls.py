@@ -26,7 +26,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel, ValidationError
 
 from gateway._tasks import CallTasks
-from gateway.front.bridge import capable
+from gateway.front.bridge import Answered, capable
 from gateway.front.server import FrontServer
 from gateway.rawrpc import ID_PREFIX, RawRequests, line
 from gateway.upstreams.asker import UpstreamRequest
@@ -44,11 +44,26 @@ _MARKS = (b'"tools/call"', b'"notifications/', b'"initialize"', ID_PREFIX.encode
 class _Downstream:
     """The client end of one raw tools/call (a ``Downstream``)."""
 
-    def __init__(self, owner: StdioCalls, request_id: types.RequestId, version: str, meta: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        owner: StdioCalls,
+        request_id: types.RequestId,
+        version: str,
+        meta: Mapping[str, Any],
+        scope: anyio.CancelScope,
+    ) -> None:
         self._owner = owner
         self.request_id = request_id
         self.protocol_version = version
         self.meta = meta
+        self.scope = scope
+
+    async def answer_now(self, result: types.InputRequiredResult) -> None:
+        """Answer this request with a question while its call goes on (``bridge.AnswersEarly``)."""
+        owner = self._owner
+        owner._answered(self.request_id, self.scope)
+        response = {"jsonrpc": "2.0", "id": self.request_id, "result": owner._wire(result, self.protocol_version)}
+        await owner._send(line(response))
 
     def can(self, method: str) -> bool:
         return capable(self._owner.capabilities(self.meta), method)
@@ -207,7 +222,8 @@ class StdioCalls:
         self._checked_envelope = envelope
         scope = anyio.CancelScope()
         self._inflight[request_id] = scope
-        self._tasks.spawn(scope, self._run(scope, request_id, typed, _Downstream(self, request_id, str(version), meta)))
+        ds = _Downstream(self, request_id, str(version), meta, scope)
+        self._tasks.spawn(scope, self._run(scope, request_id, typed, ds))
         return True
 
     async def _run(
@@ -222,14 +238,15 @@ class StdioCalls:
             try:
                 session = await self._session(ds)
                 result = await self.front.handle_call(ds, session, params, params.meta)
-                response = {"jsonrpc": "2.0", "id": request_id, "result": self._wire(result, ds.protocol_version)}
+                if not isinstance(result, Answered):
+                    response = {"jsonrpc": "2.0", "id": request_id, "result": self._wire(result, ds.protocol_version)}
             except MCPError as exc:
                 response = {"jsonrpc": "2.0", "id": request_id, "error": _error(exc)}
             except ValidationError:
                 log.exception("tools/call result could not be serialised")
                 error = {"code": types.INTERNAL_ERROR, "message": "Internal gateway error."}
                 response = {"jsonrpc": "2.0", "id": request_id, "error": error}
-        self._inflight.pop(request_id, None)
+        self._answered(request_id, scope)
         if response is not None:
             await self._send(line(response))
 
@@ -242,6 +259,11 @@ class StdioCalls:
             pusher = None
         name, version = (info.get("name"), info.get("version")) if isinstance(info, dict) else (None, None)
         return await self.front.sessions.get_stdio(ds.protocol_version, (name, version), pusher)
+
+    def _answered(self, request_id: types.RequestId, scope: anyio.CancelScope) -> None:
+        """``request_id`` needs no more cancelling; its id may be reused by the client once the answer is out."""
+        if self._inflight.get(request_id) is scope:
+            del self._inflight[request_id]
 
     def _wire(self, result: types.CallToolResult | types.InputRequiredResult, version: str) -> dict[str, Any]:
         """The result as the SDK server would write it (per-version sieve; 2026-07-28 resultType and stamp)."""

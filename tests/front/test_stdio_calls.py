@@ -175,3 +175,44 @@ async def test_answers_to_gateway_questions_are_claimed() -> None:
         assert await calls.offer(reply) is True
     assert answers == [{"action": "accept"}]
     assert await calls.offer(b'{"jsonrpc":"2.0","id":7,"result":{}}') is False  # the SDK's own numbering
+
+
+async def test_a_call_answered_early_goes_on_and_frees_its_id() -> None:
+    """A 2026-07-28 call answered with a question keeps running in its task; a late cancel for the answered id
+    does not reach it, the id can be reused, and the call writes no second response."""
+    from gateway.front.bridge import ANSWERED
+
+    front = _Front()
+    went_on = anyio.Event()
+    finish = anyio.Event()
+    question = types.InputRequiredResult(input_requests={}, request_state="mcp-gateway/resume:t")
+
+    async def handle_call(ds: Any, session: Any, params: types.CallToolRequestParams, meta: Any) -> Any:
+        if params.name != "asks":
+            return types.CallToolResult(content=[types.TextContent(type="text", text=params.name)])
+        await ds.answer_now(question)
+        await finish.wait()
+        went_on.set()
+        return ANSWERED
+
+    front.handle_call = handle_call  # type: ignore[method-assign]
+    calls = StdioCalls(front)  # type: ignore[arg-type]
+    out = _Out()
+    calls.bind(out.write)
+    opening = orjson.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": MODERN_META}})
+    assert await calls.offer(opening) is False
+    assert await calls.offer(_call(2, {"name": "asks", "_meta": MODERN_META})) is True
+    await out.wait(1)
+    first = orjson.loads(out.lines[0])
+    assert first["id"] == 2 and first["result"]["resultType"] == "input_required"
+    assert first["result"]["requestState"] == "mcp-gateway/resume:t"
+    cancel = b'{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":2}}'
+    assert await calls.offer(cancel) is False  # answered already: not in flight here (the SDK ignores it)
+    assert await calls.offer(_call(2, {"name": "echo", "_meta": MODERN_META})) is True  # the id is free again
+    await out.wait(2)
+    assert orjson.loads(out.lines[1])["result"]["content"] == [{"type": "text", "text": "echo"}]
+    finish.set()
+    with anyio.fail_after(5):
+        await went_on.wait()
+    await calls.aclose()
+    assert len(out.lines) == 2, out.lines
