@@ -226,10 +226,11 @@ class AuditLog:
     def _append(self, event: str, fields: Mapping[str, Any], when: datetime) -> int:
         seq = self._seq + 1
         data = resolve_fields(fields)
-        if self._redact is not None:
-            data = self._redact(data)
-            if not isinstance(data, Mapping):
+        if self._redact is not None and (redacted := self._redact(data)) is not data:
+            # Checked only when the hook changed something (with no secret in it, it returns its argument).
+            if not isinstance(redacted, Mapping):
                 raise TypeError("the audit redact hook must return a mapping")
+            data = redacted
             if not RESERVED_KEYS.isdisjoint(data):
                 data = {k: v for k, v in data.items() if k not in RESERVED_KEYS}
         record = {"seq": seq, "ts": format_ts(when), "event": event, **data, "prev": self._prev}

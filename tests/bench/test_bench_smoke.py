@@ -73,3 +73,17 @@ def test_byte_relay_stands_in_for_the_gateway(tmp_path: Path) -> None:
     assert len(result["raw"]["gateway"]["calls"]) == 100
     assert result["gateway"]["throughput_cps"] > 0
     assert result["gateway"]["peak_rss_mb"] > result["direct"]["peak_rss_mb"]
+
+
+def test_instruction_count_harness_answers_calls_in_both_eras() -> None:
+    """``count_instructions.py`` drives the in-process gateway (here without valgrind): every call is answered."""
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "count_instructions.py"), "--no-count", "--calls", "20"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "legacy: 20 calls answered" in proc.stdout and "2026-07-28: 20 calls answered" in proc.stdout, proc.stdout
