@@ -78,6 +78,7 @@ _HINT_ATTRS = {
 _CACHE_LIMIT = 8192
 
 Annotations = Mapping[str, Any] | types.ToolAnnotations | None
+_DecisionKey = tuple[str, str, int, str, tuple[str, ...], tuple[str, ...]]
 
 
 def explicit_hints(annotations: Annotations) -> dict[str, bool]:
@@ -345,6 +346,8 @@ class PolicySet:
         # hidden() is asked on every list and call; its answer depends only on these keys (bounded: tools x callers).
         # (upstream, tool, id(annotations), identity, groups) -> (the annotations object, hidden?)
         self._hidden: dict[tuple[str, str, int, str, tuple[str, ...]], tuple[Annotations, bool]] = {}
+        # Decisions that cannot depend on argument values (no candidate rule looks at one), per argument names.
+        self._decided: dict[_DecisionKey, tuple[Annotations, Decision]] = {}
 
     def __len__(self) -> int:
         return len(self.rules)
@@ -385,16 +388,22 @@ class PolicySet:
 
     def evaluate(self, request: PolicyRequest) -> Decision:
         """Decide one call. Pure apart from ``realpath`` on path arguments."""
-        hints = explicit_hints(request.annotations)
-        effective = _effective_from(hints)
+        annotations = request.annotations
         ctx = EvalContext(request.arguments, request.cwd)
         identity, groups = request.identity, request.groups
         names = tuple(sorted({k for k, _ in ctx.items}))
-        matched = [
-            r
-            for r in self._candidates_for_names(request.upstream, request.tool, names)
-            if r.matches_caller(effective, identity, groups) and r.matches_arguments(ctx)
-        ]
+        # The everyday call (no rule for it looks at argument values) is decided once per tool, caller and argument
+        # names. Only for annotations that stay put: a catalogue's ToolAnnotations (checked by identity) or none.
+        key: _DecisionKey | None = None
+        if annotations is None or type(annotations) is types.ToolAnnotations:
+            key = (request.upstream, request.tool, id(annotations), identity, groups, names)
+            known = self._decided.get(key)
+            if known is not None and known[0] is annotations:
+                return known[1]
+        candidates = self._candidates_for_names(request.upstream, request.tool, names)
+        hints = explicit_hints(annotations)
+        effective = _effective_from(hints)
+        matched = [r for r in candidates if r.matches_caller(effective, identity, groups) and r.matches_arguments(ctx)]
         fallback: str | None = None
         if matched:
             matched.sort(key=lambda r: (-r.severity, r.spec.id))
@@ -408,7 +417,7 @@ class PolicySet:
             fallback = source
         mode = self.mode_for(request.upstream, request.tool)
         decision, source, justification = _apply_mode(mode, decision, source, justification)
-        return Decision(
+        result = Decision(
             decision=decision,
             source=source,
             justification=justification,
@@ -417,6 +426,11 @@ class PolicySet:
             mode=mode,
             fallback=fallback,
         )
+        if key is not None and not any(r.arguments for r in candidates):
+            if len(self._decided) >= _CACHE_LIMIT:
+                self._decided.clear()
+            self._decided[key] = (annotations, result)
+        return result
 
     def hidden(
         self,

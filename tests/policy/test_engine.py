@@ -241,3 +241,32 @@ def test_from_call() -> None:
 def test_empty_policy_default() -> None:
     d = PolicySet().evaluate(req())
     assert (d.decision, d.source) == ("prompt", "default")
+
+
+def test_a_decision_reused_across_calls_follows_argument_values_and_callers(tmp_path: Path) -> None:
+    """Decisions are reused only where no candidate rule looks at argument values; every input still counts."""
+    ps = policy(
+        tmp_path,
+        [
+            _rule("rm-root", "deny", tool="shell", arguments={"cmd": {"command_prefix": [["rm", "-rf", "/"]]}}),
+            _rule("writes", "prompt", annotations={"readOnlyHint": False}),
+            _rule("bob", "deny", tool="echo", identity="bob"),
+        ],
+    )
+    read_only = types.ToolAnnotations(read_only_hint=True)
+    writes = types.ToolAnnotations(read_only_hint=False)
+    shell = [ps.evaluate(req("shell", arguments={"cmd": c}, annotations=writes)) for c in ("ls", "rm -rf /", "ls")]
+    assert [d.decision for d in shell] == ["prompt", "deny", "prompt"]
+    echo = [
+        ps.evaluate(req("echo", arguments={"text": t}, annotations=read_only, identity=who))
+        for t, who in (("a", "alice"), ("b", "alice"), ("a", "bob"), ("a", "alice"))
+    ]
+    assert [d.decision for d in echo] == ["allow", "allow", "deny", "allow"]
+    assert echo[0] is echo[1]  # reused: same tool, caller and argument names
+    # Annotations are part of the key, by identity: another object with other hints is decided afresh.
+    assert ps.evaluate(req("echo", arguments={"text": "a"}, annotations=writes, identity="alice")).decision == "prompt"
+    # A plain mapping may change between calls: never reused.
+    hints: dict[str, Any] = {"readOnlyHint": True}
+    assert ps.evaluate(req("echo", annotations=hints)).decision == "allow"
+    hints["readOnlyHint"] = False
+    assert ps.evaluate(req("echo", annotations=hints)).decision == "prompt"
