@@ -22,6 +22,7 @@ the next emit retries them, so the chain stays gap-free once the disk recovers.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -68,7 +69,7 @@ class AuditLog:
         self.directory = directory
         self.settings = settings or AuditSettings()
         self._redact = redact
-        self._clock = clock or (lambda: datetime.now(UTC))
+        self._clock = clock or functools.partial(datetime.now, UTC)  # no Python frame per record
         self._close_record = close_record
         self._files = AuditFiles(directory, self.settings.rotation, fsync_on_rotate=self.settings.fsync)
         # The record is rendered by structlog's JSONRenderer, called directly: a bound logger's per-call

@@ -41,7 +41,7 @@ class Observe:
             "call_received",
             fields
             | {
-                "arguments": self._privacy(call, dict(call.arguments)),
+                "arguments": self._privacy(call, call.arguments),  # serialised here (a copy at level full)
                 "request_id": call.request_id,
                 "protocol_version": call.protocol_version,
                 "retry": call.input_responses is not None,
