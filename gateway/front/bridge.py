@@ -305,7 +305,7 @@ class ParkedCalls:
                     result = exc
             call.mailbox.put(("done", result))
 
-        self._running.spawn(call.scope, runner())  # every 2026-07-28 call starts one: see gateway._tasks
+        self._running.spawn(call.scope, runner())  # every such call starts one: see gateway._tasks
         return await self._next(call)
 
     async def _run_here(
