@@ -285,6 +285,7 @@ class UpstreamConnection:
                 cwd=str(self.cwd),
                 on_stderr=self._stderr,
                 on_garbage=self._garbage_line,
+                on_log=self._on_log,
             )
             self._header_values = {}
             self._proc = proc

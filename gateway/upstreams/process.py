@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
@@ -67,6 +67,9 @@ class StdioProcess(AbstractAsyncContextManager[TransportStreams]):
     cwd: str | None = None
     on_stderr: Callable[[str], None] | None = None
     on_garbage: Callable[[str], None] | None = None
+    on_log: Callable[[types.LoggingMessageNotificationParams], Awaitable[None]] | None = None
+    """Takes the upstream's log notifications in line order, so that a log sent before a raw call's answer is
+    routed while that call is still in flight (through the SDK session it could arrive after the answer)."""
     pid: int | None = None
     exited: anyio.Event = field(default_factory=anyio.Event)
     returncode: int | None = None
@@ -80,6 +83,18 @@ class StdioProcess(AbstractAsyncContextManager[TransportStreams]):
     async def __aexit__(self, *exc: Any) -> bool | None:
         assert self._cm is not None
         return await self._cm.__aexit__(*exc)
+
+    async def _log(self, message: types.JSONRPCNotification) -> None:
+        assert self.on_log is not None
+        try:
+            params = types.LoggingMessageNotificationParams.model_validate(message.params, by_name=False)
+        except ValueError:
+            log.debug("upstream sent a malformed log notification", pid=self.pid)
+            return
+        try:
+            await self.on_log(params)
+        except Exception as exc:  # noqa: BLE001 - a log that cannot be delivered must not stop reading the upstream
+            log.warning("upstream log not delivered", pid=self.pid, error=type(exc).__name__)
 
     @asynccontextmanager
     async def _run(self) -> AsyncIterator[TransportStreams]:
@@ -119,6 +134,10 @@ class StdioProcess(AbstractAsyncContextManager[TransportStreams]):
                                 if self.on_garbage is not None:
                                     self.on_garbage(line[:MAX_STDERR_LINE].decode(errors="replace"))
                                 continue
+                            if self.on_log is not None and isinstance(message, types.JSONRPCNotification):
+                                if message.method == "notifications/message":
+                                    await self._log(message)
+                                    continue
                             await read_writer.send(SessionMessage(message))
             except (anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.EndOfStream):
                 log.debug("upstream stdout closed", pid=self.pid)

@@ -97,3 +97,23 @@ async def test_timeout_cancels_the_raw_request_upstream(tmp_path: Path) -> None:
         }
         assert conn._proc is not None and conn._proc.raw is not None
         assert not conn._proc.raw._pending, "the cancelled request is forgotten"
+
+
+class _Logs(NoAsker):
+    def __init__(self) -> None:
+        self.seen: list[Any] = []
+
+    async def log(self, params: types.LoggingMessageNotificationParams) -> None:
+        self.seen.append(params.data)
+
+
+@pytest.mark.parametrize("protocol", ["legacy", "2026-07-28"])
+async def test_a_log_sent_before_the_answer_reaches_its_call(tmp_path: Path, protocol: str) -> None:
+    """The upstream logs, then answers: the log is routed while the call is still in flight, every time (it is
+    read in line order with the raw answer, not through the SDK session, which could deliver it after)."""
+    async with _connected(tmp_path, protocol) as conn:
+        for i in range(30):
+            logs = _Logs()
+            result = await conn.call_tool("log", {"message": f"log {i}"}, asker=logs)
+            assert not result.is_error
+            assert logs.seen == [f"log {i}"], i
