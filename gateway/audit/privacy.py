@@ -96,9 +96,9 @@ def apply_privacy(
     if level == "none":
         return OMITTED
     if text is None:
-        text = value if isinstance(value, str) else dumps_bytes(value).decode()
+        text = _text(value)
     if level == "preview":
-        return text if len(text) <= preview_chars else preview(text, preview_chars)
+        return preview(text, preview_chars)
     if len(text) > max_chars:
         return preview(text, max_chars)
     return orjson.loads(text) if not isinstance(value, str) else value

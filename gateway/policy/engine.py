@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import mcp_types as types
 
@@ -78,6 +78,17 @@ _HINT_ATTRS = {
 _CACHE_LIMIT = 8192
 
 Annotations = Mapping[str, Any] | types.ToolAnnotations | None
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+def _remember(cache: dict[_K, _V], key: _K, value: _V) -> None:
+    """Store in one of the per-set caches, starting it afresh when full (bounded: a hostile caller can vary keys)."""
+    if len(cache) >= _CACHE_LIMIT:
+        cache.clear()
+    cache[key] = value
+
+
 _DecisionKey = tuple[str, str, int, str, tuple[str, ...], tuple[str, ...]]
 
 
@@ -359,9 +370,7 @@ class PolicySet:
         if found is None:
             pool = self._by_tool.get(tool, []) + self._wild
             found = tuple(r for r in pool if r.applies_to(upstream, tool))
-            if len(self._candidates) >= _CACHE_LIMIT:
-                self._candidates.clear()
-            self._candidates[key] = found
+            _remember(self._candidates, key, found)
         return found
 
     def _candidates_for_names(self, upstream: str, tool: str, names: tuple[str, ...]) -> tuple[CompiledRule, ...]:
@@ -369,9 +378,7 @@ class PolicySet:
         found = self._by_names.get(key)
         if found is None:
             found = tuple(r for r in self.candidates(upstream, tool) if r.names_possible(names))
-            if len(self._by_names) >= _CACHE_LIMIT:
-                self._by_names.clear()
-            self._by_names[key] = found
+            _remember(self._by_names, key, found)
         return found
 
     def mode_for(self, upstream: str, tool: str) -> ApprovalMode:
@@ -381,9 +388,7 @@ class PolicySet:
         if mode is None:
             hits = [e for e in self._modes if e.applies_to(upstream, tool)]
             mode = max(hits, key=lambda e: e.rank).mode if hits else "auto"
-            if len(self._mode_cache) >= _CACHE_LIMIT:
-                self._mode_cache.clear()
-            self._mode_cache[key] = mode
+            _remember(self._mode_cache, key, mode)
         return mode
 
     def evaluate(self, request: PolicyRequest) -> Decision:
@@ -427,9 +432,7 @@ class PolicySet:
             fallback=fallback,
         )
         if key is not None and not any(r.arguments for r in candidates):
-            if len(self._decided) >= _CACHE_LIMIT:
-                self._decided.clear()
-            self._decided[key] = (annotations, result)
+            _remember(self._decided, key, (annotations, result))
         return result
 
     def hidden(
@@ -454,9 +457,7 @@ class PolicySet:
             and r.matches_caller(effective, identity, groups)
             for r in self.candidates(upstream, tool)
         )
-        if len(self._hidden) >= _CACHE_LIMIT:
-            self._hidden.clear()
-        self._hidden[key] = (annotations, hidden)
+        _remember(self._hidden, key, (annotations, hidden))
         return hidden
 
     def rule(self, rule_id: str) -> CompiledRule | None:

@@ -14,7 +14,7 @@ import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 import anyio
 import anyio.abc
@@ -134,10 +134,9 @@ class StdioProcess(AbstractAsyncContextManager[TransportStreams]):
                                 if self.on_garbage is not None:
                                     self.on_garbage(line[:MAX_STDERR_LINE].decode(errors="replace"))
                                 continue
-                            if self.on_log is not None and isinstance(message, types.JSONRPCNotification):
-                                if message.method == "notifications/message":
-                                    await self._log(message)
-                                    continue
+                            if self.on_log is not None and _is_log(message):
+                                await self._log(message)
+                                continue
                             await read_writer.send(SessionMessage(message))
             except (anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.EndOfStream):
                 log.debug("upstream stdout closed", pid=self.pid)
@@ -212,3 +211,7 @@ class StdioProcess(AbstractAsyncContextManager[TransportStreams]):
             if stream is not None:
                 with suppress(OSError, anyio.BrokenResourceError, anyio.ClosedResourceError):
                     await stream.aclose()
+
+
+def _is_log(message: types.JSONRPCMessage) -> TypeGuard[types.JSONRPCNotification]:
+    return isinstance(message, types.JSONRPCNotification) and message.method == "notifications/message"

@@ -24,18 +24,22 @@ METRICS = [
 NUMBER = r"-?\d+(?:\.\d+)?"
 
 
-def _quick_legacy_run(out_json: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+def _bench(script: str, *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    """Run ``bench/<script>`` from the repository root; it must exit 0."""
     proc = subprocess.run(
-        [sys.executable, str(REPO / "bench" / "bench_core.py"), "--quick", "--mode", "legacy", "--json", str(out_json)]
-        + list(extra),
+        [sys.executable, str(REPO / "bench" / script), *args],
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=timeout,
         check=False,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc
+
+
+def _quick_legacy_run(out_json: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return _bench("bench_core.py", "--quick", "--mode", "legacy", "--json", str(out_json), *extra, timeout=180)
 
 
 @pytest.mark.slow
@@ -77,13 +81,5 @@ def test_byte_relay_stands_in_for_the_gateway(tmp_path: Path) -> None:
 
 def test_instruction_count_harness_answers_calls_in_both_eras() -> None:
     """``count_instructions.py`` drives the in-process gateway (here without valgrind): every call is answered."""
-    proc = subprocess.run(
-        [sys.executable, str(REPO / "bench" / "count_instructions.py"), "--no-count", "--calls", "20"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = _bench("count_instructions.py", "--no-count", "--calls", "20", timeout=120)
     assert "legacy: 20 calls answered" in proc.stdout and "2026-07-28: 20 calls answered" in proc.stdout, proc.stdout
