@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -87,10 +88,12 @@ async def _inner(mode: Mode, calls: int, count: bool) -> None:
         await run(300)
         if count:
             await anyio.run_process(["callgrind_control", "-z", str(os.getpid())])  # returns once valgrind has zeroed
+        started = time.perf_counter()
         await run(calls)
+        elapsed = time.perf_counter() - started
         if count:
             await anyio.run_process(["callgrind_control", "-d", "counted", str(os.getpid())])
-        print(f"{mode}: {calls} calls answered")
+        print(f"{mode}: {calls} calls answered, {elapsed / calls * 1e6:.0f} us per call (wall, in-process)")
         await front.aclose()
 
 

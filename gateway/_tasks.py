@@ -8,12 +8,26 @@ its scope, and ``aclose`` cancels and waits for whatever is still running.
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Coroutine
 from typing import Any
 
 import anyio
 
-__all__ = ["CallTasks"]
+__all__ = ["CallTasks", "cancel_scope"]
+
+_scope_class: type[anyio.CancelScope] | None = None
+
+
+def cancel_scope(deadline: float = math.inf) -> anyio.CancelScope:
+    """``anyio.CancelScope(deadline=deadline)``, made without anyio's per-scope backend lookup (four Python calls
+    before the scope exists; tool calls make two scopes each). The class is the one ``anyio.CancelScope()`` itself
+    returns on the running backend, which for the gateway is always asyncio."""
+    global _scope_class
+    cls = _scope_class
+    if cls is None:
+        cls = _scope_class = type(anyio.CancelScope())
+    return cls(deadline=deadline)
 
 
 class CallTasks:

@@ -149,7 +149,7 @@ async def assemble(
         config,
         steps=steps,
         # Telemetry off (the default) is never switched on while running: it then observes nothing.
-        events=TeeEventSink(audit, *([telemetry] if telemetry.enabled else [])),
+        events=TeeEventSink(audit, telemetry) if telemetry.enabled else audit,  # no fan-out to nobody per record
         resolver=resolver,
         visible=visible,
         reload_poll=reload_poll,

@@ -41,6 +41,7 @@ __all__ = [
     "list_files",
     "parse_ts",
     "seal",
+    "sealed",
     "unsealed_body",
 ]
 
@@ -99,8 +100,16 @@ def line_hash(line: bytes) -> str:
 
 def seal(body: bytes) -> bytes:
     """Append the ``hash`` member to a rendered record ``{...,"prev":"…"}`` (no newline)."""
-    digest = hashlib.sha256(body).hexdigest()
-    return body[:-1] + b',"hash":"' + digest.encode("ascii") + b'"}'
+    return sealed(body)[0]
+
+
+def sealed(body: bytes) -> tuple[bytes, str]:
+    """``seal(body)`` and that line's ``line_hash`` (the next record's ``prev``), in one step for the writer."""
+    line = b"".join((body[:-1], b',"hash":"', _sha256(body).hexdigest().encode("ascii"), b'"}'))
+    return line, _sha256(line).hexdigest()
+
+
+_sha256 = hashlib.sha256
 
 
 def unsealed_body(line: bytes) -> tuple[bytes, str] | None:

@@ -9,7 +9,7 @@ import orjson
 
 from gateway.audit.settings import PrivacyLevel
 
-__all__ = ["OMITTED", "apply_privacy", "dumps", "dumps_bytes", "json_size", "jsonable", "preview"]
+__all__ = ["OMITTED", "apply_privacy", "dumps", "dumps_bytes", "json_size", "jsonable", "orjson_default", "preview"]
 
 OMITTED = "[omitted]"
 """What privacy level ``none`` records instead of a value."""
@@ -36,7 +36,8 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
-def _default(value: Any) -> Any:
+def orjson_default(value: Any) -> Any:
+    """orjson's ``default`` for audit values: pydantic models (MCP types) in their JSON form, else ``str()``."""
     model_dump = getattr(value, "model_dump", None)
     if callable(model_dump):
         return model_dump(mode="json", by_alias=True, exclude_none=True)
@@ -48,7 +49,7 @@ def dumps_bytes(value: Any) -> bytes:
     serialised directly (the common case); anything unusual (non-string keys, huge ints, ...) goes through
     ``jsonable`` first. NaN and infinities become null (JSON has no spelling for them)."""
     try:
-        return orjson.dumps(value, default=_default)
+        return orjson.dumps(value, default=orjson_default)
     except TypeError:  # orjson.JSONEncodeError: unusual keys or values
         return orjson.dumps(jsonable(value), default=str)
 
@@ -96,9 +97,10 @@ def apply_privacy(
     if level == "none":
         return OMITTED
     if text is None:
-        text = _text(value)
+        text = value if isinstance(value, str) else dumps_bytes(value).decode()
+    limit = preview_chars if level == "preview" else max_chars
+    if len(text) > limit:
+        return preview(text, limit)
     if level == "preview":
-        return preview(text, preview_chars)
-    if len(text) > max_chars:
-        return preview(text, max_chars)
+        return text
     return orjson.loads(text) if not isinstance(value, str) else value

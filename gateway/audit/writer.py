@@ -31,16 +31,17 @@ from types import TracebackType
 from typing import Any
 
 import anyio
+import orjson
 import structlog
 from anyio import to_thread
 
-from gateway.audit.chain import RESERVED_KEYS, format_ts, line_hash, seal
+from gateway.audit.chain import RESERVED_KEYS, format_ts, sealed
 from gateway.audit.events import AUDIT_CLOSED
 from gateway.audit.files import AuditFiles, PendingLine, WriteFailed
-from gateway.audit.privacy import dumps_bytes
+from gateway.audit.privacy import dumps_bytes, orjson_default
 from gateway.audit.settings import AuditSettings
 from gateway.errors import AuditError
-from gateway.intercept.call import resolve_fields
+from gateway.intercept.call import Lazy, resolve_fields
 
 __all__ = ["AuditLog", "Redactor"]
 
@@ -72,9 +73,10 @@ class AuditLog:
         self._clock = clock or functools.partial(datetime.now, UTC)  # no Python frame per record
         self._close_record = close_record
         self._files = AuditFiles(directory, self.settings.rotation, fsync_on_rotate=self.settings.fsync)
-        # The record is rendered by structlog's JSONRenderer, called directly: a bound logger's per-call
-        # context copying would cost more than building the record itself.
-        self._render = structlog.processors.JSONRenderer(serializer=_serialize)
+        # The record is rendered by structlog's JSONRenderer, called directly (a bound logger's per-call context
+        # copying would cost more than building the record itself), with orjson as its serializer; values orjson
+        # cannot take go through ``dumps_bytes`` instead (see ``_render``).
+        self._renderer = structlog.processors.JSONRenderer(serializer=orjson.dumps, default=orjson_default)
         self._open_lock = anyio.Lock()
         self._write_lock = anyio.Lock()
         self._unbuilt: list[tuple[str, Mapping[str, Any], datetime]] = []  # emitted, not yet given a seq
@@ -177,11 +179,10 @@ class AuditLog:
         """Build the queued records once the emitting task has moved on (written its request or its response), so
         the next durable record, which must build everything before it, finds nothing left over.
 
-        Two loop turns, as plain callbacks: the emitter's own next step comes first, and no task is woken per
-        batch (tool calls emit two batches each).
+        A plain callback on the next loop turn: the emitting task's step (emit, then write and wait) has ended by
+        then, and no task is woken per batch (tool calls emit two batches each).
         """
-        loop = asyncio.get_running_loop()
-        loop.call_soon(loop.call_soon, self._build_queued)
+        asyncio.get_running_loop().call_soon(self._build_queued)
 
     def _build_queued(self) -> None:
         if self._unbuilt and not self._closed:
@@ -226,7 +227,7 @@ class AuditLog:
 
     def _append(self, event: str, fields: Mapping[str, Any], when: datetime) -> int:
         seq = self._seq + 1
-        data = resolve_fields(fields)
+        data = resolve_fields(fields) if Lazy in map(type, fields.values()) else fields
         if self._redact is not None and (redacted := self._redact(data)) is not data:
             # Checked only when the hook changed something (with no secret in it, it returns its argument).
             if not isinstance(redacted, Mapping):
@@ -235,11 +236,13 @@ class AuditLog:
             if not RESERVED_KEYS.isdisjoint(data):
                 data = {k: v for k, v in data.items() if k not in RESERVED_KEYS}
         record = {"seq": seq, "ts": format_ts(when), "event": event, **data, "prev": self._prev}
-        body = self._render(None, "msg", record)
+        try:
+            body = self._renderer(None, "msg", record)
+        except TypeError:  # orjson.JSONEncodeError: unusual keys or values (dumps_bytes makes them JSON)
+            body = dumps_bytes(record)
         assert isinstance(body, bytes)
-        data_line = seal(body)
+        data_line, self._prev = sealed(body)
         self._seq = seq
-        self._prev = line_hash(data_line)
         self._pending.append(PendingLine(seq=seq, when=when, data=data_line))
         return seq
 
@@ -292,7 +295,3 @@ class AuditLog:
         self.healthy = False
         _log.error("audit write failed in %s: %s", self.directory, exc)
         raise AuditError(detail=str(exc)) from None
-
-
-def _serialize(obj: Any, **_kw: Any) -> bytes:
-    return dumps_bytes(obj)

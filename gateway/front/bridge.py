@@ -29,7 +29,7 @@ from mcp.shared.message import ServerMessageMetadata
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel
 
-from gateway._tasks import CallTasks
+from gateway._tasks import CallTasks, cancel_scope
 from gateway.errors import ApprovalDeniedError
 from gateway.upstreams.asker import UpstreamRequest
 
@@ -294,7 +294,7 @@ class ParkedCalls:
         if hasattr(ds, "answer_now"):
             early = cast(AnswersEarly, ds)
             return await self._run_here(ParkedCall(ds=ds, binding=binding, owner=self, scope=early.scope), early, work)
-        call = ParkedCall(ds=ds, binding=binding, owner=self, scope=anyio.CancelScope())
+        call = ParkedCall(ds=ds, binding=binding, owner=self, scope=cancel_scope())
 
         async def runner() -> None:
             result: Any = None

@@ -38,7 +38,7 @@ from gateway.front.bridge import (
 from gateway.front.sessions import ClientSession, SessionTracker
 from gateway.identity.http_auth import http_identity
 from gateway.intercept.call import ToolCall, new_call_id
-from gateway.intercept.chain import CallResult, compose
+from gateway.intercept.chain import CallNext, CallResult, compose
 from gateway.telemetry import mark_tool_error
 from gateway.upstreams.asker import Asker, NoAsker
 from gateway.upstreams.catalog import ToolRoute
@@ -130,6 +130,7 @@ class FrontServer:
             on_subscriptions_listen=ListenHandler(self.bus),
             get_tool_input_schema=self._input_schema,
         )
+        self._chain: tuple[tuple[Any, ...], CallNext] | None = None  # (the steps it was composed of, the chain)
         gateway.add_change_listener(self.announce)
         # The gateway makes its own request spans (with its own providers); the SDK's default middleware would
         # only add a second, no-op layer of work to every message.
@@ -200,6 +201,8 @@ class FrontServer:
     ) -> types.CallToolResult | types.InputRequiredResult | Answered:
         """One tools/call from any front: span, routing, the era's bridge, the chain, and client-safe errors.
         ``ANSWERED``: ``ds`` already has its answer (see ``bridge.AnswersEarly``)."""
+        if not self.gw.telemetry.enabled:
+            return await self._call_tool(ds, session, params)  # no span to make: the hot path skips the no-op one
         with self.gw.telemetry.request_span(
             "tools/call",
             params.name,
@@ -270,18 +273,25 @@ class FrontServer:
             meta=meta or None,
             client=DownstreamChannel(ds),
             events=self.gw.events,
+            asker=asker,
         )
+        steps = tuple(self.gw.steps)
+        if self._chain is None or self._chain[0] != steps:
+            self._chain = (steps, compose(steps, self._forward))  # composed once, not per call
+        return await self._chain[1](call)
 
+    async def _forward(self, c: ToolCall) -> CallResult:
+        """The innermost step: the call goes to its upstream."""
         tel = self.gw.telemetry
+        if not tel.enabled:
+            return await self._upstream_call(c, c.meta)
+        with tel.upstream_span("tools/call", c.tool, upstream=c.upstream, session_id=c.session_id):
+            return await self._upstream_call(c, tel.inject_meta(c.meta))
 
-        async def forward(c: ToolCall) -> CallResult:
-            with tel.upstream_span("tools/call", c.tool, upstream=c.upstream, session_id=c.session_id):
-                up_meta = tel.inject_meta(c.meta) if tel.enabled else c.meta
-                result = await self.gw.pool.get(c.upstream).call_tool(c.tool, c.arguments, asker=asker, meta=up_meta)
-            return _strip_server_info(result)
-
-        chain = compose(self.gw.steps, forward)
-        return await chain(call)
+    async def _upstream_call(self, c: ToolCall, meta: Mapping[str, Any] | None) -> CallResult:
+        upstream = self.gw.pool.get(c.upstream)
+        result = await upstream.call_tool(c.tool, c.arguments, asker=c.asker or NoAsker(), meta=meta)
+        return _strip_server_info(result)
 
     # -- resources ----------------------------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ before the SDK sees them; the SDK numbers its own requests.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
@@ -25,7 +26,7 @@ from mcp_types import methods as _methods
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel, ValidationError
 
-from gateway._tasks import CallTasks
+from gateway._tasks import CallTasks, cancel_scope
 from gateway.front.bridge import Answered, capable
 from gateway.front.server import FrontServer
 from gateway.rawrpc import ID_PREFIX, RawRequests, line
@@ -38,7 +39,10 @@ log = structlog.get_logger("gateway.front.stdio")
 R = TypeVar("R", bound=BaseModel)
 WriteLine = Callable[[bytes], Awaitable[None]]
 
-_MARKS = (b'"tools/call"', b'"notifications/', b'"initialize"', ID_PREFIX.encode())
+# Lines that can concern this module; any other line of a settled connection goes to the SDK unparsed.
+_MARKS = re.compile(
+    b"|".join(re.escape(mark) for mark in (b'"tools/call"', b'"notifications/', b'"initialize"', ID_PREFIX.encode()))
+)
 
 
 class _Downstream:
@@ -138,7 +142,7 @@ class StdioCalls:
 
     async def offer(self, line: bytes) -> bool:
         """Handle ``line`` here (True) or leave it to the SDK (False). Never raises for bad input."""
-        if self._era is not None and not any(mark in line for mark in _MARKS):
+        if self._era is not None and _MARKS.search(line) is None:
             return False
         try:
             message = orjson.loads(line)
@@ -220,7 +224,7 @@ class StdioCalls:
         except (ValidationError, KeyError):
             return False  # the SDK answers with the exact validation error
         self._checked_envelope = envelope
-        scope = anyio.CancelScope()
+        scope = cancel_scope()
         self._inflight[request_id] = scope
         ds = _Downstream(self, request_id, str(version), meta, scope)
         self._tasks.spawn(scope, self._run(scope, request_id, typed, ds))
@@ -330,9 +334,12 @@ def _plain_text(dumped: Mapping[str, Any]) -> bool:
     if dumped.get("resultType", "complete") != "complete" or not _PLAIN_RESULT_KEYS.issuperset(dumped):
         return False
     content = dumped.get("content")
-    return type(content) is list and all(
-        type(block) is dict and block.get("type") == "text" and _PLAIN_TEXT_KEYS.issuperset(block) for block in content
-    )
+    if type(content) is not list:
+        return False
+    for block in content:  # a loop, not all(<generator>): this runs for every result
+        if type(block) is not dict or block.get("type") != "text" or not _PLAIN_TEXT_KEYS.issuperset(block):
+            return False
+    return True
 
 
 def _error(exc: MCPError) -> dict[str, Any]:

@@ -18,6 +18,8 @@ from gateway.telemetry import Telemetry
 
 __all__ = ["Authorize", "PolicyHolder"]
 
+_MAX_KNOWN_DECISIONS = 1024
+
 
 class PolicyHolder:
     """The current policies, swapped atomically when files change.
@@ -45,12 +47,16 @@ class Authorize:
         self.approver = approver
         self._always_rule = always_rule
         self.telemetry = telemetry or Telemetry.disabled()
+        self._fields: dict[int, tuple[Decision, dict[str, Any]]] = {}
 
     async def __call__(self, call: ToolCall, call_next: CallNext) -> CallResult:
         request = PolicyRequest.from_call(call)
-        with self.telemetry.child_span("policy", {"mcp_gateway.upstream": call.upstream}) as span:
+        if self.telemetry.enabled:
+            with self.telemetry.child_span("policy", {"mcp_gateway.upstream": call.upstream}) as span:
+                decision = self.policy.current.evaluate(request)
+                span.set_attribute("mcp_gateway.decision", decision.decision)
+        else:
             decision = self.policy.current.evaluate(request)
-            span.set_attribute("mcp_gateway.decision", decision.decision)
         if decision.decision == "prompt" and self.policy.always is not None:
             granted = self.policy.always.evaluate(request)
             if granted.source == "rule" and granted.decision == "allow":
@@ -61,17 +67,7 @@ class Authorize:
                     justification=f"always allowed by the user (rule {granted.rule_id}); {decision.justification}",
                     matched=decision.matched + granted.matched,
                 )
-        base = _call_fields(call) | {
-            "decision": decision.decision,
-            "source": decision.source,
-            "justification": decision.justification,
-            "matched_rules": [m.to_dict() for m in decision.matched],
-            "rules": [m.id for m in decision.matched],  # the audit catalogue's field (timeline, queries)
-            "rule_id": decision.rule_id,
-            "mode": decision.mode,
-            "fallback": decision.fallback,
-            "policy_version": decision.policy_version,
-        }
+        base = call_fields(call) | self._decision_fields(decision)
         if decision.decision == "deny":
             await call.events.emit("tool_decision", base | {"final": True, "forwarded": False}, durable=True)
             await self.approver.record_result(call.session_id, approved=False)
@@ -114,6 +110,28 @@ class Authorize:
         await self.approver.record_result(call.session_id, approved=True)
         return await call_next(call)
 
+    def _decision_fields(self, decision: Decision) -> dict[str, Any]:
+        """What ``decision`` puts in its audit record. Made once per decision object: the policy set hands out the
+        same object for every everyday call of a tool (the record is rendered, never changed)."""
+        known = self._fields.get(id(decision))
+        if known is not None and known[0] is decision:
+            return known[1]
+        fields = {
+            "decision": decision.decision,
+            "source": decision.source,
+            "justification": decision.justification,
+            "matched_rules": [m.to_dict() for m in decision.matched],
+            "rules": [m.id for m in decision.matched],  # the audit catalogue's field (timeline, queries)
+            "rule_id": decision.rule_id,
+            "mode": decision.mode,
+            "fallback": decision.fallback,
+            "policy_version": decision.policy_version,
+        }
+        if len(self._fields) >= _MAX_KNOWN_DECISIONS:
+            self._fields.clear()
+        self._fields[id(decision)] = (decision, fields)  # holding the decision keeps its id from being reused
+        return fields
+
     async def _ask(self, call: ToolCall, decision: Decision) -> ApprovalOutcome | types.InputRequiredResult:
         always: Callable[[], Awaitable[str]] | None = None
         if self._always_rule is not None:
@@ -138,7 +156,8 @@ def _denied_message(call: ToolCall, decision: Decision) -> str:
     return f"Denied by policy{rule}: {why}. The call to {call.exposed_name} was not made."
 
 
-def _call_fields(call: ToolCall) -> dict[str, Any]:
+def call_fields(call: ToolCall) -> dict[str, Any]:
+    """The fields every call-related audit record carries."""
     return {
         "call_id": call.call_id,
         "session_id": call.session_id,
@@ -148,8 +167,3 @@ def _call_fields(call: ToolCall) -> dict[str, Any]:
         "tool": call.tool,
         "exposed_name": call.exposed_name,
     }
-
-
-def call_fields(call: ToolCall) -> dict[str, Any]:
-    """The fields every call-related audit record carries."""
-    return _call_fields(call)

@@ -6,9 +6,12 @@ import itertools
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import mcp_types as types
+
+if TYPE_CHECKING:
+    from gateway.upstreams.asker import Asker
 
 __all__ = [
     "ClientChannel",
@@ -129,3 +132,5 @@ class ToolCall:
     meta: Mapping[str, Any] | None = None
     client: ClientChannel | None = field(default=None, compare=False, repr=False)
     events: EventSink = field(default_factory=NullEventSink, compare=False, repr=False)
+    asker: Asker | None = field(default=None, compare=False, repr=False)
+    """Where the upstream's own questions, progress and logs for this call go (the front's forward uses it)."""

@@ -394,9 +394,8 @@ class PolicySet:
     def evaluate(self, request: PolicyRequest) -> Decision:
         """Decide one call. Pure apart from ``realpath`` on path arguments."""
         annotations = request.annotations
-        ctx = EvalContext(request.arguments, request.cwd)
         identity, groups = request.identity, request.groups
-        names = tuple(sorted({k for k, _ in ctx.items}))
+        names = tuple(sorted(set(map(str.lower, request.arguments))))  # the lower-cased names (EvalContext.items)
         # The everyday call (no rule for it looks at argument values) is decided once per tool, caller and argument
         # names. Only for annotations that stay put: a catalogue's ToolAnnotations (checked by identity) or none.
         key: _DecisionKey | None = None
@@ -406,6 +405,7 @@ class PolicySet:
             if known is not None and known[0] is annotations:
                 return known[1]
         candidates = self._candidates_for_names(request.upstream, request.tool, names)
+        ctx = EvalContext(request.arguments, request.cwd)
         hints = explicit_hints(annotations)
         effective = _effective_from(hints)
         matched = [r for r in candidates if r.matches_caller(effective, identity, groups) and r.matches_arguments(ctx)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -20,6 +21,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from gateway import __version__
+from gateway._tasks import cancel_scope
 from gateway.config.models import HttpUpstream, StdioUpstream
 from gateway.config.secrets import SecretOrLiteral
 from gateway.credentials.resolve import build_child_env
@@ -428,14 +430,15 @@ class UpstreamConnection:
         responses: dict[str, Any] | None = None
         state: str | None = None
         # One scope is the call's deadline and the handle a crash cancels it by (the hot path: no context manager).
-        entry = _InFlight(asker=asker, scope=anyio.CancelScope(deadline=anyio.current_time() + timeout))
+        now = asyncio.get_running_loop().time  # anyio.current_time() on asyncio, without its backend lookup
+        entry = _InFlight(asker=asker, scope=cancel_scope(now() + timeout))
         key = next(self._ids)
         self._inflight[key] = entry
         scope = entry.scope
         raw = self._proc.raw if self._proc is not None else None
 
         async def on_progress(progress: float, total: float | None, message: str | None) -> None:
-            scope.deadline = anyio.current_time() + timeout
+            scope.deadline = now() + timeout
             await asker.progress(progress, total, message)
 
         try:
@@ -447,7 +450,7 @@ class UpstreamConnection:
                         # The human's answer time does not count against the upstream.
                         scope.deadline = math.inf
                         responses = await asker.ask(dict(result.input_requests or {}))
-                        scope.deadline = anyio.current_time() + timeout
+                        scope.deadline = now() + timeout
                         state = result.request_state
                         continue
                     if not isinstance(result, types.CallToolResult):

@@ -49,11 +49,12 @@ async def send_round(client: Client, raw: RawRequests | None, params: dict[str, 
     With ``raw`` (a stdio upstream) the request is one line beside the SDK session, stamped with the era's
     per-request envelope exactly as the SDK would stamp it; otherwise the SDK session sends it.
     """
-    adapter = client.session._call_tool_adapter
+    session = client.session
+    adapter = session._call_tool_adapter
     if raw is None:
         request = types.CallToolRequest(params=types.CallToolRequestParams.model_validate(params, by_name=False))
-        return await client.session.send_request(request, adapter, progress_callback=on_progress)
-    result = await raw.request("tools/call", _stamped(client, params), on_progress=on_progress)
+        return await session.send_request(request, adapter, progress_callback=on_progress)
+    result = await raw.request("tools/call", _stamped(session._stamp, params), on_progress=on_progress)
     if adapter is _PLAIN_CALL_TOOL_ADAPTER and result.get("resultType", "complete") == "complete":
         # What the SDK's union would pick for a complete result, without trying both arms.
         return types.CallToolResult.model_validate(result, by_name=False)
@@ -65,13 +66,12 @@ _envelopes: weakref.WeakKeyDictionary[_Stamp, tuple[dict[str, Any], dict[str, An
 _PROBE = object()
 
 
-def _stamped(client: Client, params: dict[str, Any]) -> dict[str, Any]:
-    """``params`` with the session's per-request ``_meta`` envelope, as the SDK's stamp would set it.
+def _stamped(stamp: _Stamp, params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` with the session's per-request ``_meta`` envelope, as the SDK's stamp (``session._stamp``) sets it.
 
     The stamp also computes HTTP headers, which a pipe has no use for; its ``_meta`` part is fixed per session, so
     it is learnt once (two probes: keys it overwrites, and keys it only fills in when the caller left them out).
     """
-    stamp = client.session._stamp
     envelope = _envelopes.get(stamp)
     if envelope is None:
         probe: dict[str, Any] = {"method": "tools/call", "params": {"name": ""}}
