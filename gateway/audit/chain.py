@@ -104,9 +104,16 @@ def seal(body: bytes) -> bytes:
 
 
 def sealed(body: bytes) -> tuple[bytes, str]:
-    """``seal(body)`` and that line's ``line_hash`` (the next record's ``prev``), in one step for the writer."""
-    line = b"".join((body[:-1], b',"hash":"', _sha256(body).hexdigest().encode("ascii"), b'"}'))
-    return line, _sha256(line).hexdigest()
+    """``seal(body)`` and that line's ``line_hash`` (the next record's ``prev``), in one step for the writer.
+
+    Both hashes start with ``body`` less its closing brace, so that part is hashed once and the state copied.
+    """
+    head = _sha256(memoryview(body)[:-1])
+    whole = head.copy()
+    whole.update(b"}")
+    suffix = b',"hash":"' + whole.hexdigest().encode("ascii") + b'"}'
+    head.update(suffix)
+    return body[:-1] + suffix, head.hexdigest()
 
 
 _sha256 = hashlib.sha256
