@@ -6,7 +6,7 @@ import asyncio
 import json
 import os
 import stat
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -54,6 +54,8 @@ async def stdio_streams(
         async with out_lock:
             await pipe.write(line.encode() if isinstance(line, str) else line)
 
+    if calls is not None and isinstance(pipe, _NonBlockingPipe):
+        pipe.take_now, pipe.take_limit = calls.offer_now, max_message_bytes
     readline = pipe.readline
 
     async def reader() -> None:
@@ -143,6 +145,10 @@ class _NonBlockingPipe(_Pipe):
         self._lines = _LineBuffer()
         self._transport: asyncio.ReadTransport | None = None
         self._waiter: asyncio.Future[None] | None = None
+        self.take_now: Callable[[bytes], bool] | None = None
+        """Offered each complete line as it arrives while the reader is idle; True: taken (never read)."""
+        self.take_limit = 0
+        self._line_start = True  # the reader's last line was complete (not the head of an oversized one)
 
     async def _start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -152,11 +158,21 @@ class _NonBlockingPipe(_Pipe):
         if data is None:
             self._lines.eof = True
         else:
+            if self.take_now is not None and self._waiter is not None and self._line_start and not self._lines.buf:
+                data = self._take_now(data, self.take_now)
             self._lines.buf += data
             if len(self._lines.buf) > _PAUSE_AT and self._transport is not None:
                 self._transport.pause_reading()  # the reader catches up before more is buffered
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
+        if self._waiter is not None and not self._waiter.done() and (self._lines.buf or self._lines.eof):
+            self._waiter.set_result(None)  # (nothing to wake the reader for when every line was taken)
+
+    def _take_now(self, data: bytes, take: Callable[[bytes], bool]) -> bytes:
+        """Offer the complete lines at the start of ``data`` to ``take`` (a tool call starts without waking the
+        reader first); the rest, from the first line not taken, is left for the reader, in order."""
+        start = 0
+        while (end := data.find(b"\n", start)) != -1 and end - start < self.take_limit and take(data[start : end + 1]):
+            start = end + 1
+        return data[start:] if start else data
 
     async def readline(self, limit: int) -> bytes:
         if self._transport is None:
@@ -164,6 +180,7 @@ class _NonBlockingPipe(_Pipe):
         while True:
             line = self._lines.take(limit)
             if line is not None:
+                self._line_start = line.endswith(b"\n")
                 return line
             assert self._transport is not None
             self._transport.resume_reading()

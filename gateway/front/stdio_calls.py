@@ -165,6 +165,23 @@ class StdioCalls:
             return False
         return self._start_call(message["id"], params)
 
+    def offer_now(self, line: bytes) -> bool:
+        """Start a tools/call from ``line`` right away (True), or leave the line to ``offer`` (False).
+
+        Called by the stdin transport as data arrives, while nothing is queued before ``line``; anything this does
+        not take goes through ``offer`` in order (which, for a call refused here, gives the same answer).
+        """
+        if not self._ready or b'"tools/call"' not in line:
+            return False
+        try:
+            message = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            return False
+        if not isinstance(message, dict) or message.get("method") != "tools/call" or "id" not in message:
+            return False
+        params = message.get("params")
+        return isinstance(params, dict) and self._start_call(message["id"], params)
+
     def _note_opening(self, message: Mapping[str, Any]) -> None:
         """The client's first request decides the connection's era, as it does for the SDK."""
         method, params = message.get("method"), message.get("params")

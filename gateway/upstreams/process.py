@@ -9,6 +9,8 @@ exit always ends the whole group: stdin closed, a grace period, SIGTERM, then SI
 
 from __future__ import annotations
 
+import asyncio
+import codecs
 import os
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -17,11 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
 import anyio
-import anyio.abc
 import mcp_types as types
 import orjson
 import structlog
-from anyio.streams.text import TextReceiveStream
 from mcp.client._transport import TransportStreams
 from mcp.shared.message import SessionMessage
 
@@ -98,58 +98,69 @@ class StdioProcess(AbstractAsyncContextManager[TransportStreams]):
 
     @asynccontextmanager
     async def _run(self) -> AsyncIterator[TransportStreams]:
-        process = await anyio.open_process(
-            list(self.argv),
+        # asyncio's own subprocess streams (the gateway always runs on asyncio): anyio's wrappers add two loop turns
+        # to every write (a cancellation checkpoint before it and a shielded one after), and tool calls write one
+        # line each.
+        process = await asyncio.create_subprocess_exec(
+            *self.argv,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
             env=dict(self.env),
             cwd=self.cwd,
             start_new_session=True,  # pgid == pid: the whole tree can be signalled at once
         )
         self.pid = process.pid
+        stdin, stdout, stderr = process.stdin, process.stdout, process.stderr
+        assert stdin is not None and stdout is not None and stderr is not None
         read_writer, read_stream = anyio.create_memory_object_stream[SessionMessage | Exception](0)
         write_stream, write_reader = anyio.create_memory_object_stream[SessionMessage](0)
 
         async def send_line(data: bytes) -> None:
-            assert process.stdin is not None
-            await process.stdin.send(data)
+            try:
+                stdin.write(data)
+                await stdin.drain()  # suspends only while the pipe is full
+            except (ConnectionResetError, BrokenPipeError, RuntimeError) as exc:
+                # The pipe is gone (closed by us, or the upstream exited): what anyio's stream would raise.
+                raise anyio.BrokenResourceError from exc
 
         raw = self.raw = RawRequests(send_line)
 
         async def stdout_reader() -> None:
-            assert process.stdout is not None
             buffer = b""
             try:
-                async with read_writer:
-                    async for chunk in process.stdout:
-                        lines = (buffer + chunk).split(b"\n")
-                        buffer = lines.pop()
-                        for line in lines:
-                            if not line.strip():
-                                continue
-                            try:
-                                if RAW_MARK in line and await raw.feed(orjson.loads(line)):
+                with suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
+                    async with read_writer:
+                        while chunk := await stdout.read(65536):
+                            lines = (buffer + chunk).split(b"\n")
+                            buffer = lines.pop()
+                            for line in lines:
+                                if not line.strip():
                                     continue
-                                message = types.jsonrpc_message_adapter.validate_json(line, by_name=False)
-                            except ValueError:
-                                # An upstream printing non-protocol text is noisy, not fatal.
-                                if self.on_garbage is not None:
-                                    self.on_garbage(line[:MAX_STDERR_LINE].decode(errors="replace"))
-                                continue
-                            if self.on_log is not None and _is_log(message):
-                                await self._log(message)
-                                continue
-                            await read_writer.send(SessionMessage(message))
-            except (anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.EndOfStream):
+                                try:
+                                    if RAW_MARK in line and await raw.feed(orjson.loads(line)):
+                                        continue
+                                    message = types.jsonrpc_message_adapter.validate_json(line, by_name=False)
+                                except ValueError:
+                                    # An upstream printing non-protocol text is noisy, not fatal.
+                                    if self.on_garbage is not None:
+                                        self.on_garbage(line[:MAX_STDERR_LINE].decode(errors="replace"))
+                                    continue
+                                if self.on_log is not None and _is_log(message):
+                                    await self._log(message)
+                                    continue
+                                await read_writer.send(SessionMessage(message))
                 log.debug("upstream stdout closed", pid=self.pid)
             finally:
                 raw.close()
                 await _record_exit()
 
         async def stderr_reader() -> None:
-            assert process.stderr is not None
             buffer = ""
-            with suppress(anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.EndOfStream):
-                async for chunk in TextReceiveStream(process.stderr, errors="replace"):
-                    lines = (buffer + chunk).split("\n")
+            decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+            with suppress(anyio.ClosedResourceError):
+                while chunk := await stderr.read(65536):
+                    lines = (buffer + decoder.decode(chunk)).split("\n")
                     buffer = lines.pop()[-MAX_STDERR_LINE:]
                     if self.on_stderr is not None:
                         for line in lines:
@@ -157,12 +168,11 @@ class StdioProcess(AbstractAsyncContextManager[TransportStreams]):
                                 self.on_stderr(line[:MAX_STDERR_LINE])
 
         async def stdin_writer() -> None:
-            assert process.stdin is not None
             try:
                 async with write_reader:
                     async for message in write_reader:
                         data = message.message.model_dump_json(by_alias=True, exclude_unset=True) + "\n"
-                        await process.stdin.send(data.encode())
+                        await send_line(data.encode())
             except (anyio.ClosedResourceError, anyio.BrokenResourceError, OSError):
                 await read_writer.aclose()
 
@@ -188,11 +198,10 @@ class StdioProcess(AbstractAsyncContextManager[TransportStreams]):
                 for s in (read_stream, write_stream, read_writer, write_reader):
                     await s.aclose()
 
-    async def _stop(self, process: anyio.abc.Process) -> None:
+    async def _stop(self, process: asyncio.subprocess.Process) -> None:
         pgid = process.pid
         if process.stdin is not None:
-            with suppress(OSError, anyio.BrokenResourceError, anyio.ClosedResourceError):
-                await process.stdin.aclose()
+            process.stdin.close()
         with anyio.move_on_after(GRACE_SECONDS):
             while process.returncode is None:  # noqa: ASYNC110 - a process exit has no event to wait on
                 await anyio.sleep(0.02)
@@ -209,8 +218,8 @@ class StdioProcess(AbstractAsyncContextManager[TransportStreams]):
         self.exited.set()
         for stream in (process.stdout, process.stderr):
             if stream is not None:
-                with suppress(OSError, anyio.BrokenResourceError, anyio.ClosedResourceError):
-                    await stream.aclose()
+                # Ends a reader still waiting (a process outside the group may hold the pipe open).
+                stream.set_exception(anyio.ClosedResourceError())
 
 
 def _is_log(message: types.JSONRPCMessage) -> TypeGuard[types.JSONRPCNotification]:

@@ -216,3 +216,22 @@ async def test_a_call_answered_early_goes_on_and_frees_its_id() -> None:
         await went_on.wait()
     await calls.aclose()
     assert len(out.lines) == 2, out.lines
+
+
+async def test_offer_now_starts_only_well_formed_calls_on_a_settled_connection() -> None:
+    front = _Front()
+    calls = StdioCalls(front)  # type: ignore[arg-type]
+    out = _Out()
+    calls.bind(out.write)
+    assert calls.offer_now(_call(1, {"name": "echo"})) is False  # not settled: offer (and the SDK) decide
+    await _settled_legacy(calls)
+    assert calls.offer_now(b'{"jsonrpc":"2.0","id":2,"method":"tools/list"}') is False
+    assert calls.offer_now(b'{"jsonrpc":"2.0","method":"tools/call","params":{"name":"x"}}') is False  # no id
+    assert calls.offer_now(b'{"jsonrpc":"2.0","id":3,"method":"tools/call","params":"x"}') is False
+    assert calls.offer_now(_call(4, {"name": 5})) is False  # invalid params: the SDK's exact error
+    assert calls.offer_now(b'{"jsonrpc":"2.0","id":5,"method":"tools/call",') is False
+    assert calls.offer_now(_call(6, {"name": "echo", "arguments": {"a": 1}})) is True
+    await out.wait(1)
+    assert orjson.loads(out.lines[0])["id"] == 6
+    assert [params.arguments for _ds, params in front.calls] == [{"a": 1}]
+    await calls.aclose()
