@@ -86,8 +86,8 @@ class RawRequests:
             except (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError):
                 return  # the peer is gone: nothing left to cancel
 
-    async def feed(self, message: Any) -> bool:
-        """Take a parsed line from the peer if it answers or reports on one of these requests."""
+    def take_answer(self, message: Any) -> bool:
+        """Take a parsed line from the peer if it answers one of these requests (its caller resumes)."""
         if not isinstance(message, dict):
             return False
         request_id = message.get("id")
@@ -96,6 +96,14 @@ class RawRequests:
             if pending is not None:
                 pending.response = message
                 pending.done.set()
+            return True
+        return False
+
+    async def feed(self, message: Any) -> bool:
+        """Take a parsed line from the peer if it answers or reports on one of these requests."""
+        if not isinstance(message, dict):
+            return False
+        if self.take_answer(message):
             return True
         if message.get("method") == "notifications/progress":
             params = message.get("params")

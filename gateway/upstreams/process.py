@@ -16,7 +16,7 @@ import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from dataclasses import dataclass, field
-from typing import Any, TypeGuard
+from typing import Any, TypeGuard, cast
 
 import anyio
 import mcp_types as types
@@ -25,7 +25,8 @@ import structlog
 from mcp.client._transport import TransportStreams
 from mcp.shared.message import SessionMessage
 
-from gateway.rawrpc import ID_PREFIX, RawRequests
+from gateway.rawrpc import RawRequests
+from gateway.upstreams.stdout import RAW_MARK, StdoutLines, StdoutProtocol
 
 __all__ = ["StdioProcess", "kill_process_group"]
 
@@ -34,7 +35,6 @@ log = structlog.get_logger("gateway.upstreams.process")
 GRACE_SECONDS = 1.0
 TERM_SECONDS = 2.0
 MAX_STDERR_LINE = 4096
-RAW_MARK = f'"{ID_PREFIX}'.encode()  # only lines that mention a raw request id are parsed twice
 
 
 def kill_process_group(pgid: int, sig: int = signal.SIGKILL) -> bool:
@@ -100,8 +100,11 @@ class StdioProcess(AbstractAsyncContextManager[TransportStreams]):
     async def _run(self) -> AsyncIterator[TransportStreams]:
         # asyncio's own subprocess streams (the gateway always runs on asyncio): anyio's wrappers add two loop turns
         # to every write (a cancellation checkpoint before it and a shielded one after), and tool calls write one
-        # line each.
-        process = await asyncio.create_subprocess_exec(
+        # line each. stdout is taken as it arrives (``StdoutProtocol``).
+        loop = asyncio.get_running_loop()
+        lines = StdoutLines()
+        transport, protocol = await loop.subprocess_exec(
+            lambda: StdoutProtocol(lines.feed, loop),
             *self.argv,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
@@ -110,9 +113,12 @@ class StdioProcess(AbstractAsyncContextManager[TransportStreams]):
             cwd=self.cwd,
             start_new_session=True,  # pgid == pid: the whole tree can be signalled at once
         )
+        process = asyncio.subprocess.Process(transport, protocol, loop)
         self.pid = process.pid
-        stdin, stdout, stderr = process.stdin, process.stdout, process.stderr
-        assert stdin is not None and stdout is not None and stderr is not None
+        stdin, stderr = process.stdin, process.stderr
+        assert stdin is not None and stderr is not None
+        # uvloop's pipe transports read like asyncio's without subclassing ReadTransport.
+        lines.pipe = cast(asyncio.ReadTransport, transport.get_pipe_transport(1))
         read_writer, read_stream = anyio.create_memory_object_stream[SessionMessage | Exception](0)
         write_stream, write_reader = anyio.create_memory_object_stream[SessionMessage](0)
 
@@ -125,31 +131,26 @@ class StdioProcess(AbstractAsyncContextManager[TransportStreams]):
                 raise anyio.BrokenResourceError from exc
 
         raw = self.raw = RawRequests(send_line)
+        lines.claim = raw.take_answer
 
         async def stdout_reader() -> None:
-            buffer = b""
             try:
                 with suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
                     async with read_writer:
-                        while chunk := await stdout.read(65536):
-                            lines = (buffer + chunk).split(b"\n")
-                            buffer = lines.pop()
-                            for line in lines:
-                                if not line.strip():
+                        while (line := await lines.next()) is not None:
+                            try:
+                                if RAW_MARK in line and await raw.feed(orjson.loads(line)):
                                     continue
-                                try:
-                                    if RAW_MARK in line and await raw.feed(orjson.loads(line)):
-                                        continue
-                                    message = types.jsonrpc_message_adapter.validate_json(line, by_name=False)
-                                except ValueError:
-                                    # An upstream printing non-protocol text is noisy, not fatal.
-                                    if self.on_garbage is not None:
-                                        self.on_garbage(line[:MAX_STDERR_LINE].decode(errors="replace"))
-                                    continue
-                                if self.on_log is not None and _is_log(message):
-                                    await self._log(message)
-                                    continue
-                                await read_writer.send(SessionMessage(message))
+                                message = types.jsonrpc_message_adapter.validate_json(line, by_name=False)
+                            except ValueError:
+                                # An upstream printing non-protocol text is noisy, not fatal.
+                                if self.on_garbage is not None:
+                                    self.on_garbage(line[:MAX_STDERR_LINE].decode(errors="replace"))
+                                continue
+                            if self.on_log is not None and _is_log(message):
+                                await self._log(message)
+                                continue
+                            await read_writer.send(SessionMessage(message))
                 log.debug("upstream stdout closed", pid=self.pid)
             finally:
                 raw.close()
@@ -191,14 +192,14 @@ class StdioProcess(AbstractAsyncContextManager[TransportStreams]):
                     yield read_stream, write_stream
                 finally:
                     with anyio.CancelScope(shield=True):
-                        await self._stop(process)
+                        await self._stop(process, lines)
                     tg.cancel_scope.cancel()
         finally:
             with anyio.CancelScope(shield=True):
                 for s in (read_stream, write_stream, read_writer, write_reader):
                     await s.aclose()
 
-    async def _stop(self, process: asyncio.subprocess.Process) -> None:
+    async def _stop(self, process: asyncio.subprocess.Process, lines: StdoutLines) -> None:
         pgid = process.pid
         if process.stdin is not None:
             process.stdin.close()
@@ -216,10 +217,10 @@ class StdioProcess(AbstractAsyncContextManager[TransportStreams]):
             await process.wait()
         self.returncode = process.returncode
         self.exited.set()
-        for stream in (process.stdout, process.stderr):
-            if stream is not None:
-                # Ends a reader still waiting (a process outside the group may hold the pipe open).
-                stream.set_exception(anyio.ClosedResourceError())
+        # End the readers still waiting (a process outside the group may hold the pipes open).
+        lines.feed(None)
+        if process.stderr is not None:
+            process.stderr.set_exception(anyio.ClosedResourceError())
 
 
 def _is_log(message: types.JSONRPCMessage) -> TypeGuard[types.JSONRPCNotification]:
