@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -31,8 +31,13 @@ ID_PREFIX = "mcp-gateway:"
 @dataclass(eq=False, slots=True)
 class _Pending:
     on_progress: ProgressFnT | None
-    done: asyncio.Event = field(default_factory=asyncio.Event)  # a plain one: made for every call
+    done: asyncio.Future[None]  # a bare future, made for every call (an Event would wrap one per wait)
     response: Mapping[str, Any] | None = None
+
+    def finish(self, response: Mapping[str, Any] | None) -> None:
+        self.response = response
+        if not self.done.done():  # (cancelled when its caller was)
+            self.done.set_result(None)
 
 
 class RawRequests:
@@ -58,12 +63,12 @@ class RawRequests:
             meta = dict(params.get("_meta") or {})
             meta["progressToken"] = request_id
             params = {**params, "_meta": meta}
-        pending = _Pending(on_progress)
+        pending = _Pending(on_progress, asyncio.get_running_loop().create_future())
         self._pending[request_id] = pending
         message = {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}
         try:
             await self._send_line(line(message))
-            await pending.done.wait()
+            await pending.done
         except BaseException:
             if self._pending.pop(request_id, None) is not None and not self._closed:
                 await self._cancel(request_id)
@@ -94,8 +99,7 @@ class RawRequests:
         if isinstance(request_id, str) and request_id.startswith(ID_PREFIX) and "method" not in message:
             pending = self._pending.pop(request_id, None)
             if pending is not None:
-                pending.response = message
-                pending.done.set()
+                pending.finish(message)
             return True
         return False
 
@@ -120,7 +124,7 @@ class RawRequests:
         """The pipe is gone: every waiting request ends with a connection-closed error."""
         self._closed = True
         for pending in self._pending.values():
-            pending.done.set()
+            pending.finish(None)
         self._pending.clear()
 
 

@@ -122,6 +122,11 @@ class Approver:
         else:
             self._clean.pop(state.session_id, None)
 
+    def known_clean(self, session_id: str) -> bool:
+        """True when the session's breaker is known to be closed with no denial counted (the everyday call):
+        ``check_circuit`` would pass and ``record_result(approved=True)`` would change nothing."""
+        return session_id in self._clean
+
     async def check_circuit(self, session_id: str) -> None:
         """Raise ``CircuitOpenError`` if the session is paused."""
         state = await self.breaker(session_id)
