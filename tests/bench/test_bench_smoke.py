@@ -83,3 +83,18 @@ def test_instruction_count_harness_answers_calls_in_both_eras() -> None:
     """``count_instructions.py`` drives the in-process gateway (here without valgrind): every call is answered."""
     proc = _bench("count_instructions.py", "--no-count", "--calls", "20", timeout=120)
     assert "legacy: 20 calls answered" in proc.stdout and "2026-07-28: 20 calls answered" in proc.stdout, proc.stdout
+
+
+@pytest.mark.slow
+def test_compare_builds_times_a_tree_against_direct() -> None:
+    # "." is the repository (the script runs from its root): a short label the table never wraps
+    proc = _bench("compare_builds.py", ".", "--rounds", "2", "--calls", "5", "--warmup", "5", timeout=180)
+    rows = {
+        line.split()[0]: line.split()[1:]
+        for line in proc.stdout.splitlines()
+        if line.strip().startswith((". ", "direct"))
+    }
+    assert set(rows) == {".", "direct"}, proc.stdout
+    assert rows["direct"][0] == rows["."][0] == "10"  # 2 rounds x 5 calls on each side
+    # the gateway's row: p50, mean, p90 and both added columns are numbers
+    assert all(re.fullmatch(NUMBER, cell) for cell in rows["."][1:6]), proc.stdout
