@@ -75,7 +75,7 @@ class AuditLog:
         self._files = AuditFiles(directory, self.settings.rotation, fsync_on_rotate=self.settings.fsync)
         # The record is rendered by structlog's JSONRenderer, called directly (a bound logger's per-call context
         # copying would cost more than building the record itself), with orjson as its serializer; values orjson
-        # cannot take go through ``dumps_bytes`` instead (see ``_render``).
+        # cannot take go through ``dumps_bytes`` instead (see ``_append``).
         self._renderer = structlog.processors.JSONRenderer(serializer=orjson.dumps, default=orjson_default)
         self._open_lock = anyio.Lock()
         self._write_lock = anyio.Lock()

@@ -99,17 +99,17 @@ class Authorize:
                 raise outcome.error()
             call = strip_gateway_inputs(call)
         else:
-            clean = self.approver.known_clean(call.session_id)
-            try:
-                if not clean:
+            known_clean = self.approver.known_clean(call.session_id)
+            if not known_clean:
+                try:
                     await self.approver.check_circuit(call.session_id)
-            except CircuitOpenError:
-                await call.events.emit(
-                    "tool_decision", base | {"decision": "deny", "source": "circuit", "final": True}, durable=True
-                )
-                raise
+                except CircuitOpenError:
+                    await call.events.emit(
+                        "tool_decision", base | {"decision": "deny", "source": "circuit", "final": True}, durable=True
+                    )
+                    raise
             await call.events.emit("tool_decision", base | {"final": True, "forwarded": True}, durable=True)
-            if clean:  # nothing to count (see Approver.known_clean)
+            if known_clean:  # nothing for the breaker to count (Approver.known_clean)
                 return await call_next(call)
         await self.approver.record_result(call.session_id, approved=True)
         return await call_next(call)
