@@ -26,15 +26,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import importlib
 import re
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
-
-if TYPE_CHECKING:
-    from _typeshed import ReadableBuffer
 
 __all__ = [
     "FILE_GLOB",
@@ -122,18 +116,7 @@ def sealed(body: bytes) -> tuple[bytes, str]:
     return body[:-1] + suffix, head.hexdigest()
 
 
-def _small_sha256() -> Callable[[ReadableBuffer], hashlib._Hash]:
-    """CPython's own SHA-256 rather than OpenSSL's: slower per byte, but a far smaller body of code to run for every
-    record. On a small machine the gateway's code competes for the CPU caches with the client and the upstream, and
-    OpenSSL's digest machinery measured ~40 us more per tool call end to end (bench/README.md). Same digests."""
-    try:
-        builtin = importlib.import_module("_sha256")
-    except ImportError:  # a Python built without its own hash modules
-        return hashlib.sha256
-    return cast("Callable[[ReadableBuffer], hashlib._Hash]", builtin.sha256)
-
-
-_sha256 = _small_sha256()
+_sha256 = hashlib.sha256
 
 
 def unsealed_body(line: bytes) -> tuple[bytes, str] | None:
