@@ -4,12 +4,14 @@ Changes worth a few percent drown in this VM's run-to-run noise when two ``bench
 one process keeps a client connected to each gateway (and one straight to the fixture) and alternates between them
 in ABBA rounds, so machine load hits every side alike:
 
-    git worktree add /tmp/before HEAD~3
-    .venv/bin/python bench/compare_builds.py /tmp/before . --mode legacy --rounds 40
+    git worktree add /tmp/old1 HEAD~3; git worktree add /tmp/old2 HEAD~3
+    git worktree add /tmp/new1 HEAD;   git worktree add /tmp/new2 HEAD
+    .venv/bin/python bench/compare_builds.py /tmp/old1 /tmp/new1 /tmp/old2 /tmp/new2 --mode legacy --rounds 30
 
 Each tree's gateway runs as ``python -m gateway serve`` with that tree first on ``PYTHONPATH`` (same interpreter and
 dependencies: the venv's), on the same config as ``bench_core.py`` (fixture upstream, default policies, audit on).
-Differences under ~20 us in the mean are noise on the project's VM; repeat with the order of the trees swapped.
+Give each version two trees: a gateway keeps its CPU placement for the whole run, and two gateways of the same code
+have differed by 30-70 us in the mean in one run. Repeat with the order of the trees changed.
 """
 
 from __future__ import annotations
