@@ -39,6 +39,7 @@ from gateway.front.sessions import ClientSession, SessionTracker
 from gateway.identity.http_auth import http_identity
 from gateway.intercept.call import ToolCall, new_call_id
 from gateway.intercept.chain import CallNext, CallResult, compose
+from gateway.plain import CallParams
 from gateway.telemetry import mark_tool_error
 from gateway.upstreams.asker import Asker, NoAsker
 from gateway.upstreams.catalog import ToolRoute
@@ -196,7 +197,7 @@ class FrontServer:
         self,
         ds: Downstream,
         session: ClientSession,
-        params: types.CallToolRequestParams,
+        params: CallParams,
         wire_meta: Mapping[str, Any] | None,
     ) -> types.CallToolResult | types.InputRequiredResult | Answered:
         """One tools/call from any front: span, routing, the era's bridge, the chain, and client-safe errors.
@@ -218,7 +219,7 @@ class FrontServer:
             return result
 
     async def _call_tool(
-        self, ds: Downstream, session: ClientSession, params: types.CallToolRequestParams
+        self, ds: Downstream, session: ClientSession, params: CallParams
     ) -> types.CallToolResult | types.InputRequiredResult | Answered:
         try:
             route = self._route(session, params.name)
@@ -252,7 +253,7 @@ class FrontServer:
         ds: Downstream,
         session: ClientSession,
         route: ToolRoute,
-        params: types.CallToolRequestParams,
+        params: CallParams,
         asker: Asker | ParkedCall,
     ) -> CallResult:
         meta = {k: v for k, v in (params.meta or {}).items() if k not in _HOP_META}

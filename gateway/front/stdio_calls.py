@@ -29,6 +29,7 @@ from pydantic import BaseModel, ValidationError
 from gateway._tasks import CallTasks, cancel_scope
 from gateway.front.bridge import Answered, capable
 from gateway.front.server import FrontServer
+from gateway.plain import CallParams, PlainCall, wire_result
 from gateway.rawrpc import ID_PREFIX, RawRequests, line
 from gateway.upstreams.asker import UpstreamRequest
 
@@ -234,10 +235,15 @@ class StdioCalls:
         # The era's schema pass is skipped only when its verdict is known: a plain call, and for 2026-07-28 an
         # envelope equal to one that already passed (clients send the same one with every request).
         envelope = {k: v for k, v in meta.items() if k != "progressToken"} if self._era == "modern" else None
+        plain = _plain(params, envelope is not None)
         try:
-            if not (_plain(params, envelope is not None) and envelope == self._checked_envelope):
+            if not (plain and envelope == self._checked_envelope):
                 _methods.validate_client_request("tools/call", str(version), params)
-            typed = types.CallToolRequestParams.model_validate(params, by_name=False)
+            typed: CallParams = (
+                PlainCall(params["name"], params.get("arguments"), params.get("_meta"))
+                if plain  # what validation would make of it is known (gateway.plain)
+                else types.CallToolRequestParams.model_validate(params, by_name=False)
+            )
         except (ValidationError, KeyError):
             return False  # the SDK answers with the exact validation error
         self._checked_envelope = envelope
@@ -251,25 +257,33 @@ class StdioCalls:
         self,
         scope: anyio.CancelScope,
         request_id: types.RequestId,
-        params: types.CallToolRequestParams,
+        params: CallParams,
         ds: _Downstream,
     ) -> None:
-        response: dict[str, Any] | None = None
+        response: bytes | None = None
         with scope:
             try:
                 session = await self._session(ds)
                 result = await self.front.handle_call(ds, session, params, params.meta)
                 if not isinstance(result, Answered):
-                    response = {"jsonrpc": "2.0", "id": request_id, "result": self._wire(result, ds.protocol_version)}
+                    response = self._result_line(request_id, result, ds.protocol_version)
             except MCPError as exc:
-                response = {"jsonrpc": "2.0", "id": request_id, "error": _error(exc)}
+                response = line({"jsonrpc": "2.0", "id": request_id, "error": _error(exc)})
             except ValidationError:
                 log.exception("tools/call result could not be serialised")
                 error = {"code": types.INTERNAL_ERROR, "message": "Internal gateway error."}
-                response = {"jsonrpc": "2.0", "id": request_id, "error": error}
+                response = line({"jsonrpc": "2.0", "id": request_id, "error": error})
         self._answered(request_id, scope)
         if response is not None:
-            await self._send(line(response))
+            await self._send(response)
+
+    def _result_line(
+        self, request_id: types.RequestId, result: types.CallToolResult | types.InputRequiredResult, version: str
+    ) -> bytes:
+        try:
+            return line({"jsonrpc": "2.0", "id": request_id, "result": self._wire(result, version)})
+        except TypeError:  # a value only pydantic's JSON form can hold (the direct form assumes JSON values)
+            return line({"jsonrpc": "2.0", "id": request_id, "result": self._wire(result, version, direct=False)})
 
     async def _session(self, ds: _Downstream) -> Any:
         if self._era == "legacy":
@@ -286,9 +300,14 @@ class StdioCalls:
         if self._inflight.get(request_id) is scope:
             del self._inflight[request_id]
 
-    def _wire(self, result: types.CallToolResult | types.InputRequiredResult, version: str) -> dict[str, Any]:
-        """The result as the SDK server would write it (per-version sieve; 2026-07-28 resultType and stamp)."""
-        dumped = result.model_dump(by_alias=True, mode="json", exclude_none=True)
+    def _wire(
+        self, result: types.CallToolResult | types.InputRequiredResult, version: str, *, direct: bool = True
+    ) -> dict[str, Any]:
+        """The result as the SDK server would write it (per-version sieve; 2026-07-28 resultType and stamp).
+        ``direct``: a plain text result is put in wire form without pydantic (``gateway.plain.wire_result``)."""
+        dumped = (wire_result(result) if direct else None) or result.model_dump(
+            by_alias=True, mode="json", exclude_none=True
+        )
         modern = version in MODERN_PROTOCOL_VERSIONS
         if _plain_text(dumped):
             # Text-only results, the everyday case, are what each era's sieve would return, less the resultType

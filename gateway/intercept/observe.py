@@ -7,12 +7,13 @@ from typing import Any
 
 import mcp_types as types
 
-from gateway.audit.privacy import apply_privacy
+from gateway.audit.privacy import apply_privacy, dumps
 from gateway.audit.settings import AuditSettings
 from gateway.errors import GatewayError, RefusedError
 from gateway.intercept.authorize import call_fields
 from gateway.intercept.call import Lazy, ToolCall
 from gateway.intercept.chain import CallNext, CallResult
+from gateway.plain import wire_result
 from gateway.telemetry import Telemetry
 
 __all__ = ["Observe"]
@@ -82,7 +83,7 @@ class Observe:
             return result
         # Serialised once, and only when the record is built (after the response has gone out): its length is
         # the size, and the privacy level cuts or parses the same text.
-        body = Lazy(lambda: result.model_dump_json(by_alias=True, exclude_none=True))
+        body = Lazy(lambda: _json(result))
         await call.events.emit(
             "tool_result",
             fields
@@ -96,6 +97,11 @@ class Observe:
         )
         outcome = "ok"
         return result
+
+
+def _json(result: types.CallToolResult) -> str:
+    wired = wire_result(result)  # the everyday result without pydantic's serialiser (gateway.plain)
+    return dumps(wired) if wired is not None else result.model_dump_json(by_alias=True, exclude_none=True)
 
 
 def _ms(started: float) -> float:
