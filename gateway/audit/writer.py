@@ -41,7 +41,7 @@ from gateway.audit.files import AuditFiles, PendingLine, WriteFailed
 from gateway.audit.privacy import dumps_bytes, orjson_default
 from gateway.audit.settings import AuditSettings
 from gateway.errors import AuditError
-from gateway.intercept.call import Lazy, resolve_fields
+from gateway.intercept.call import resolve_fields
 
 __all__ = ["AuditLog", "Redactor"]
 
@@ -227,7 +227,7 @@ class AuditLog:
 
     def _append(self, event: str, fields: Mapping[str, Any], when: datetime) -> int:
         seq = self._seq + 1
-        data = resolve_fields(fields) if Lazy in map(type, fields.values()) else fields
+        data = resolve_fields(fields)
         if self._redact is not None and (redacted := self._redact(data)) is not data:
             # Checked only when the hook changed something (with no secret in it, it returns its argument).
             if not isinstance(redacted, Mapping):

@@ -145,11 +145,8 @@ class StdioCalls:
         """Handle ``line`` here (True) or leave it to the SDK (False). Never raises for bad input."""
         if self._era is not None and _MARKS.search(line) is None:
             return False
-        try:
-            message = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            return False
-        if not isinstance(message, dict):
+        message = _json_object(line)
+        if message is None:
             return False
         method = message.get("method")
         if method is None:
@@ -174,11 +171,8 @@ class StdioCalls:
         """
         if not self._ready or b'"tools/call"' not in line:
             return False
-        try:
-            message = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            return False
-        if not isinstance(message, dict) or message.get("method") != "tools/call" or "id" not in message:
+        message = _json_object(line)
+        if message is None or message.get("method") != "tools/call" or "id" not in message:
             return False
         params = message.get("params")
         return isinstance(params, dict) and self._start_call(message["id"], params)
@@ -376,6 +370,15 @@ def _plain_text(dumped: Mapping[str, Any]) -> bool:
         if type(block) is not dict or block.get("type") != "text" or not _PLAIN_TEXT_KEYS.issuperset(block):
             return False
     return True
+
+
+def _json_object(line: bytes) -> dict[str, Any] | None:
+    """``line`` parsed, when it is a JSON object (anything else is the SDK's to answer)."""
+    try:
+        message = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    return message if isinstance(message, dict) else None
 
 
 def _error(exc: MCPError) -> dict[str, Any]:

@@ -56,10 +56,9 @@ class Lazy:
 
 def resolve_fields(fields: Mapping[str, Any]) -> Mapping[str, Any]:
     """``fields`` with every ``Lazy`` value computed (the same mapping when there is none)."""
-    for value in fields.values():
-        if type(value) is Lazy:
-            return {k: v() if type(v) is Lazy else v for k, v in fields.items()}
-    return fields
+    if Lazy not in map(type, fields.values()):  # scanned in C: every audit record comes through here
+        return fields
+    return {k: v() if type(v) is Lazy else v for k, v in fields.items()}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
