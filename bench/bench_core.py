@@ -66,6 +66,7 @@ class Plan:
     startup_runs: int = 3
     startup_timeout: float = 60.0
     call_timeout: float = 30.0
+    instances: int = 3
 
 
 QUICK = Plan(
@@ -80,6 +81,7 @@ QUICK = Plan(
     bigs=6,
     big_chunk=3,
     startup_runs=1,
+    instances=1,
 )
 
 
@@ -118,6 +120,7 @@ class ModeResult:
     mode: str
     direct: TargetResult
     gateway: TargetResult
+    instances: int = 1
 
     def verdicts(self) -> dict[str, tuple[bool, str]]:
         """Target name -> (met, explanation)."""
@@ -138,6 +141,7 @@ class ModeResult:
     def to_json(self) -> dict[str, Any]:
         return {
             "mode": self.mode,
+            "instances": self.instances,
             "direct": self.direct.summary(),
             "gateway": self.gateway.summary(),
             "verdicts": {k: {"pass": ok, "text": text} for k, (ok, text) in self.verdicts().items()},
@@ -175,7 +179,7 @@ def render(result: ModeResult, console: Console) -> None:
     r = result.direct
     title = (
         f"mode {result.mode}: {len(r.calls)} calls, {len(r.lists)} lists, {r.tput_calls} calls at 16 in flight, "
-        f"{len(r.bigs)} x 100 kB, {len(r.startup)} startup(s)"
+        f"{len(r.bigs)} x 100 kB, {len(r.startup)} startup(s), pooled over {result.instances} instance(s) per side"
     )
     console.print(compare_table(title, rows))
     for ok, text in verdicts.values():
@@ -326,13 +330,29 @@ async def _extra_startups(targets: list[Target], mode: Mode, plan: Plan) -> None
 
 
 async def run_mode(mode: Mode, plan: Plan, gateway_cmd: list[str], sampler: TreeSampler) -> ModeResult:
-    """Measure one protocol mode: both targets connected at once, every phase interleaved."""
+    """Measure one protocol mode: ``plan.instances`` connections per side, all open at once, every phase interleaved.
+
+    Each side's figures pool the samples of its instances. A process keeps its CPU placement for a whole run, and
+    on a 2-vCPU host two gateways of the same code have differed by 30-70 us in mean latency within one run; one
+    instance per side turns that placement into run-to-run noise, several average it out (both sides alike).
+    """
     with tempfile.TemporaryDirectory(prefix="bench-core-") as tmp:
         cfg = write_config(Path(tmp), mode)
         serve_args = ["serve", "--config", str(cfg), "--log-level", "warning"]
-        direct = Target("direct", StdioServerParameters(command=sys.executable, args=[str(FIXTURE)]))
-        gateway = Target("gateway", StdioServerParameters(command=gateway_cmd[0], args=[*gateway_cmd[1:], *serve_args]))
-        targets = [direct, gateway]
+        direct_params = StdioServerParameters(command=sys.executable, args=[str(FIXTURE)])
+        gateway_params = StdioServerParameters(command=gateway_cmd[0], args=[*gateway_cmd[1:], *serve_args])
+        direct, gateway = TargetResult(), TargetResult()
+        targets: list[Target] = []
+        for i in range(plan.instances):
+            targets.append(Target(f"direct-{i}", direct_params, direct))
+            targets.append(Target(f"gateway-{i}", gateway_params, gateway))
+        n = plan.instances
+
+        def rounds(total: int, chunk: int) -> int:
+            """Rounds so that each side does about ``total`` in ``chunk``s spread over its instances (at least
+            two rounds, so the ABBA order gives every instance both positions)."""
+            return max(2, -(-total // (chunk * n)))
+
         async with AsyncExitStack() as stack:
             for target in targets:
                 target.client, target.pid, seconds = await _open(target, mode, stack, plan)
@@ -342,16 +362,20 @@ async def run_mode(mode: Mode, plan: Plan, gateway_cmd: list[str], sampler: Tree
                 await _check(target, plan)
 
             await alternate(targets, 2, lambda t: _sequential(t, plan.warmup // 2, None))
-            await alternate(targets, plan.lists // plan.list_chunk, lambda t: _list_chunk(t, plan))
-            await alternate(targets, plan.calls // plan.chunk, lambda t: _sequential(t, plan.chunk, t.result.calls))
-            await alternate(targets, plan.tput_rounds, lambda t: _burst(t, plan))
-            await alternate(targets, plan.bigs // plan.big_chunk, lambda t: _big_chunk(t, plan))
+            await alternate(targets, rounds(plan.lists, plan.list_chunk), lambda t: _list_chunk(t, plan))
+            await alternate(
+                targets, rounds(plan.calls, plan.chunk), lambda t: _sequential(t, plan.chunk, t.result.calls)
+            )
+            await alternate(targets, max(2, -(-plan.tput_rounds // n)), lambda t: _burst(t, plan))
+            await alternate(targets, rounds(plan.bigs, plan.big_chunk), lambda t: _big_chunk(t, plan))
             sampler.sample()
             for target in targets:
-                target.result.peak_rss = sampler.peaks.get(f"{mode}:{target.name}", 0)
+                # Per instance: the peak of one server tree (instances are not added up).
+                peak = sampler.peaks.get(f"{mode}:{target.name}", 0)
+                target.result.peak_rss = max(target.result.peak_rss, peak)
                 sampler.unwatch(f"{mode}:{target.name}", target.pid)
-        await _extra_startups(targets, mode, plan)
-    return ModeResult(mode=mode, direct=direct.result, gateway=gateway.result)
+        await _extra_startups(targets[:2], mode, plan)
+    return ModeResult(mode=mode, direct=direct, gateway=gateway, instances=n)
 
 
 async def _list_chunk(target: Target, plan: Plan) -> None:
@@ -367,6 +391,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--mode", choices=[*MODES, "both"], default="both", help="protocol era(s) to measure")
     p.add_argument("--calls", type=int, default=None, help="sequential echo calls per target (default 500)")
     p.add_argument("--quick", action="store_true", help="small numbers for a smoke run (< 30 s)")
+    p.add_argument(
+        "--instances", type=int, default=None, help="connections (server processes) per side, pooled (default 3)"
+    )
     p.add_argument("--json", type=Path, default=None, help="also write the raw results to this file")
     p.add_argument(
         "--gateway-cmd", default=None, help="command to run the gateway instead of mcp-gateway (e.g. to profile it)"
@@ -379,6 +406,8 @@ def main(argv: list[str] | None = None) -> int:
     plan = QUICK if args.quick else Plan()
     if args.calls is not None:
         plan = replace(plan, calls=max(args.calls, 1), chunk=min(plan.chunk, max(args.calls, 1)))
+    if args.instances is not None:
+        plan = replace(plan, instances=max(args.instances, 1))
     gateway_cmd = shlex.split(args.gateway_cmd) if args.gateway_cmd else gateway_command()
     modes = list(MODES) if args.mode == "both" else [args.mode]
     console = make_console()

@@ -6,6 +6,7 @@ import contextlib
 import json
 import math
 import re
+import threading
 import time
 from collections.abc import AsyncGenerator, Callable
 from pathlib import Path
@@ -40,6 +41,7 @@ from gateway.errors import CredentialError
 
 __all__ = ["CredentialStore"]
 
+_KEYRING_INIT = threading.Lock()
 _Names = set[str]  # the class defines a method named `set`, which shadows the builtin in annotations
 
 
@@ -89,8 +91,11 @@ class CredentialStore:
                 state_dir = self._state_dir or self._base_dir / ".mcp-gateway"
                 self._file_backend = make_file_backend(self.settings.resolved_file_path(state_dir, self._base_dir))
             return self._file_backend
-        # Not cached: keyring.set_keyring() (tests, embedding apps) must take effect.
-        return recommended(keyring.get_keyring())
+        # Not cached: keyring.set_keyring() (tests, embedding apps) must take effect. Locked: keyring's first call
+        # loads its backends without a lock, and a second thread listing them meanwhile fails ("Set changed size
+        # during iteration"), which made an upstream fail to start when several resolved credentials at once.
+        with _KEYRING_INIT:
+            return recommended(keyring.get_keyring())
 
     def _read_sync(self, name: str, username: str) -> str | None:
         backend = self._backend()

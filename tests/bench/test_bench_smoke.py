@@ -98,3 +98,19 @@ def test_compare_builds_times_a_tree_against_direct() -> None:
     assert rows["direct"][0] == rows["."][0] == "10"  # 2 rounds x 5 calls on each side
     # the gateway's row: p50, mean, p90 and both added columns are numbers
     assert all(re.fullmatch(NUMBER, cell) for cell in rows["."][1:6]), proc.stdout
+
+
+@pytest.mark.slow
+def test_instances_are_pooled_per_side(tmp_path: Path) -> None:
+    """``--instances 2``: two server processes per side, each measured, their samples pooled into one side."""
+    out_json = tmp_path / "pooled.json"
+    _quick_legacy_run(out_json, "--instances", "2")
+    [result] = json.loads(out_json.read_text(encoding="utf-8"))
+    assert result["instances"] == 2
+    for side in ("direct", "gateway"):
+        raw = result["raw"][side]
+        assert len(raw["calls"]) == 100, "the quick plan's 100 calls per side, split over both instances"
+        assert len(raw["startup"]) == 2, "each instance's own start is timed"
+        assert raw["tput_calls"] > 0 and raw["cpu_calls"] == 100
+    # Peak memory is per server tree (the largest instance), not the two instances added up.
+    assert result["gateway"]["peak_rss_mb"] < 2 * result["direct"]["peak_rss_mb"] + 150

@@ -3,6 +3,7 @@ from __future__ import annotations
 import importlib
 import os
 import stat
+import threading
 import uuid
 from pathlib import Path
 from typing import Any
@@ -209,3 +210,35 @@ async def test_settings_reject_unknown_keys() -> None:
         load_credential_settings(file)
     ok = UpstreamsFile.model_validate({"gateway": {"credentials": {"cache_ttl": 5, "backend": "file"}}})
     assert load_credential_settings(ok).cache_ttl == 5
+
+
+def test_keyring_backend_lookup_is_serialised(monkeypatch: pytest.MonkeyPatch) -> None:
+    """keyring loads its backends on first use without a lock, and a second thread listing them meanwhile fails
+    ("Set changed size during iteration"): upstreams resolving credentials at once must not enter it together."""
+    inside: list[str] = []
+    overlapped: list[list[str]] = []
+    second_in = threading.Event()
+    backend = MemoryKeyring()
+
+    def get_keyring() -> Any:
+        name = threading.current_thread().name
+        inside.append(name)
+        if len(inside) > 1:
+            overlapped.append(list(inside))
+            second_in.set()
+        elif name == "first":
+            second_in.wait(timeout=0.5)  # with the lock held, the second thread cannot get here meanwhile
+        inside.remove(name)
+        return backend
+
+    monkeypatch.setattr(keyring, "get_keyring", get_keyring)
+    store = CredentialStore()
+    got: list[Any] = []
+    first = threading.Thread(target=lambda: got.append(store._backend()), name="first")
+    second = threading.Thread(target=lambda: got.append(store._backend()), name="second")
+    first.start()
+    second.start()
+    first.join(timeout=10)
+    second.join(timeout=10)
+    assert overlapped == []
+    assert got == [backend, backend]
