@@ -342,11 +342,11 @@ async def run_mode(mode: Mode, plan: Plan, gateway_cmd: list[str], sampler: Tree
         direct_params = StdioServerParameters(command=sys.executable, args=[str(FIXTURE)])
         gateway_params = StdioServerParameters(command=gateway_cmd[0], args=[*gateway_cmd[1:], *serve_args])
         direct, gateway = TargetResult(), TargetResult()
+        n = plan.instances
         targets: list[Target] = []
-        for i in range(plan.instances):
+        for i in range(n):
             targets.append(Target(f"direct-{i}", direct_params, direct))
             targets.append(Target(f"gateway-{i}", gateway_params, gateway))
-        n = plan.instances
 
         def rounds(total: int, chunk: int) -> int:
             """Rounds so that each side does about ``total`` in ``chunk``s spread over its instances (at least
@@ -366,7 +366,7 @@ async def run_mode(mode: Mode, plan: Plan, gateway_cmd: list[str], sampler: Tree
             await alternate(
                 targets, rounds(plan.calls, plan.chunk), lambda t: _sequential(t, plan.chunk, t.result.calls)
             )
-            await alternate(targets, max(2, -(-plan.tput_rounds // n)), lambda t: _burst(t, plan))
+            await alternate(targets, rounds(plan.tput_rounds, 1), lambda t: _burst(t, plan))
             await alternate(targets, rounds(plan.bigs, plan.big_chunk), lambda t: _big_chunk(t, plan))
             sampler.sample()
             for target in targets:

@@ -217,7 +217,7 @@ def test_keyring_backend_lookup_is_serialised(monkeypatch: pytest.MonkeyPatch) -
     ("Set changed size during iteration"): upstreams resolving credentials at once must not enter it together."""
     inside: list[str] = []
     overlapped: list[list[str]] = []
-    second_in = threading.Event()
+    first_in, second_in = threading.Event(), threading.Event()
     backend = MemoryKeyring()
 
     def get_keyring() -> Any:
@@ -227,6 +227,7 @@ def test_keyring_backend_lookup_is_serialised(monkeypatch: pytest.MonkeyPatch) -
             overlapped.append(list(inside))
             second_in.set()
         elif name == "first":
+            first_in.set()
             second_in.wait(timeout=0.5)  # with the lock held, the second thread cannot get here meanwhile
         inside.remove(name)
         return backend
@@ -237,6 +238,7 @@ def test_keyring_backend_lookup_is_serialised(monkeypatch: pytest.MonkeyPatch) -
     first = threading.Thread(target=lambda: got.append(store._backend()), name="first")
     second = threading.Thread(target=lambda: got.append(store._backend()), name="second")
     first.start()
+    assert first_in.wait(timeout=10)  # the second thread starts only once the first is inside keyring
     second.start()
     first.join(timeout=10)
     second.join(timeout=10)
