@@ -41,6 +41,11 @@ class CredentialSettings(BaseModel):
     poll_interval: float = Field(
         default=2.0, gt=0, description="Seconds between checks for credentials rotated by another process."
     )
+    timeout: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds to wait for the keyring (an unlock prompt included) before a read or write fails.",
+    )
 
     @property
     def service(self) -> str:
@@ -59,6 +64,6 @@ def load_credential_settings(file: UpstreamsFile, *, path: Path | None = None) -
         problems = []
         for err in exc.errors(include_url=False):
             where = ".".join(str(p) for p in ("gateway", "credentials", *err["loc"]))
-            hint = "unknown key; allowed: backend, cache_ttl, file_path, poll_interval"
+            hint = "unknown key; allowed: " + ", ".join(CredentialSettings.model_fields)
             problems.append(f"{where}: {hint if err['type'] == 'extra_forbidden' else err['msg']}")
         raise ConfigError("; ".join(problems), path=str(path) if path else None) from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import math
 import re
@@ -10,7 +11,7 @@ import threading
 import time
 from collections.abc import AsyncGenerator, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -20,6 +21,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from gateway.config.loader import LoadedConfig
 from gateway.config.secrets import SECRET_NAME_PATTERN
+from gateway.credentials.access import call_keyring, hold_keyring
 from gateway.credentials.backend import (
     CredentialUnavailableError,
     backend_name,
@@ -42,6 +44,7 @@ from gateway.errors import CredentialError
 __all__ = ["CredentialStore"]
 
 _KEYRING_INIT = threading.Lock()
+_T = TypeVar("_T")
 _Names = set[str]  # the class defines a method named `set`, which shadows the builtin in annotations
 
 
@@ -100,10 +103,11 @@ class CredentialStore:
     def _read_sync(self, name: str, username: str) -> str | None:
         backend = self._backend()
         check_usable(backend, name, self.settings)
-        try:
-            value: str | None = backend.get_password(SERVICE_NAME, username)
-        except Exception as exc:  # any backend failure (D-Bus, locked, I/O) must fail closed
-            raise unavailable(backend, name, exc) from exc
+        with hold_keyring(backend, name, self.settings.timeout):
+            try:
+                value: str | None = backend.get_password(SERVICE_NAME, username)
+            except Exception as exc:  # any backend failure (D-Bus, locked, I/O) must fail closed
+                raise unavailable(backend, name, exc) from exc
         return value
 
     def _get_sync(self, name: str) -> str:
@@ -130,23 +134,25 @@ class CredentialStore:
         """Set (or, with None, delete) an entry and update the index; returns whether the entry existed."""
         backend = self._backend()
         check_usable(backend, name, self.settings)
-        index = set(self._index_sync(name))
-        existed = name in index
-        try:
-            if value is None:
-                # Not stored is fine: the name is still dropped from the index below.
-                with contextlib.suppress(keyring.errors.PasswordDeleteError):
-                    backend.delete_password(SERVICE_NAME, name)
-                    existed = True
-                index.discard(name)
-            else:
-                backend.set_password(SERVICE_NAME, name, value)
-                index.add(name)
-            backend.set_password(SERVICE_NAME, INDEX_USERNAME, json.dumps(sorted(index)))
-        except CredentialError:
-            raise
-        except Exception as exc:  # see _read_sync
-            raise unavailable(backend, name, exc) from exc
+        # One hold for the index's read-modify-write: two writers at once must not drop each other's name.
+        with hold_keyring(backend, name, self.settings.timeout):
+            index = set(self._index_sync(name))
+            existed = name in index
+            try:
+                if value is None:
+                    # Not stored is fine: the name is still dropped from the index below.
+                    with contextlib.suppress(keyring.errors.PasswordDeleteError):
+                        backend.delete_password(SERVICE_NAME, name)
+                        existed = True
+                    index.discard(name)
+                else:
+                    backend.set_password(SERVICE_NAME, name, value)
+                    index.add(name)
+                backend.set_password(SERVICE_NAME, INDEX_USERNAME, json.dumps(sorted(index)))
+            except CredentialError:
+                raise
+            except Exception as exc:  # see _read_sync
+                raise unavailable(backend, name, exc) from exc
         if self._signal is not None:
             changed = self._signal.bump([name])
             if self._seen is not None:
@@ -154,6 +160,10 @@ class CredentialStore:
                 self._seen.update(changed)
                 self._seen_stat = self._signal.stat_key()
         return existed
+
+    async def _in_thread(self, name: str, func: Callable[..., _T], *args: object) -> _T:
+        """A blocking keyring operation in a thread, failing closed after ``settings.timeout`` (see call_keyring)."""
+        return await call_keyring(name, self.settings.timeout, functools.partial(func, *args))
 
     # -- public API ----------------------------------------------------------------------------------------------
 
@@ -166,7 +176,7 @@ class CredentialStore:
         hit = self._cache.get(name)
         if hit is not None and self._clock() < hit[1]:
             return hit[0]
-        value = await anyio.to_thread.run_sync(self._get_sync, name)
+        value = await self._in_thread(name, self._get_sync, name)
         if self.settings.cache_ttl > 0:
             self._cache[name] = (value, self._clock() + self.settings.cache_ttl)
         return value
@@ -177,21 +187,21 @@ class CredentialStore:
             raise ValueError(f"invalid credential name {name!r}: use letters, digits, '.', '_' and '-'")
         if not value:
             raise ValueError("a credential value must not be empty")
-        existed = await anyio.to_thread.run_sync(self._write_sync, name, value)
+        existed = await self._in_thread(name, self._write_sync, name, value)
         self._cache.pop(name, None)
         self._announce({name})
         return existed
 
     async def delete(self, name: str) -> bool:
         """Remove a secret; returns whether it was stored. Announces the change."""
-        existed = await anyio.to_thread.run_sync(self._write_sync, name, None)
+        existed = await self._in_thread(name, self._write_sync, name, None)
         self._cache.pop(name, None)
         self._announce({name})
         return existed
 
     async def names(self) -> list[str]:
         """Names of stored credentials (from the index entry kept in the keyring), sorted."""
-        return await anyio.to_thread.run_sync(self._index_sync)
+        return await self._in_thread(INDEX_USERNAME, self._index_sync)
 
     def invalidate(self, name: str | None = None) -> None:
         """Forget the cached value of ``name`` (or of everything) so the next ``get`` reads the keyring."""
@@ -238,12 +248,13 @@ class CredentialStore:
         Start it before resolving secrets: changes made before its first poll are not reported.
         """
         period = interval if interval is not None else self.settings.poll_interval
-        await self.poll_changes()
+        # The first poll records the baseline, unless poll_changes() already did: then its changes count too.
+        changed = await self.poll_changes()
         while True:
-            await anyio.sleep(period)
-            changed = await self.poll_changes()
             if changed:
                 yield changed
+            await anyio.sleep(period)
+            changed = await self.poll_changes()
 
     def _announce(self, names: _Names) -> None:
         for send in list(self._subscribers):
