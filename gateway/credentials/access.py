@@ -1,4 +1,4 @@
-"""One keyring operation at a time, across threads and processes (blocking; run in a worker thread).
+"""Keyring calls: one at a time across threads and processes, each bounded in time and run off the event loop.
 
 gnome-keyring (42) can lock its collection for good when one client replaces an item while another reads or
 writes: every later call then waits on an unlock prompt. The gateway and ``mcp-gateway creds`` are such
