@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 import anyio
 import anyio.from_thread
 import anyio.lowlevel
+import structlog
 from filelock import FileLock, Timeout
 
 from gateway.credentials.backend import CredentialUnavailableError
@@ -33,10 +34,12 @@ from gateway.errors import CredentialError
 __all__ = ["call_keyring", "hold_keyring", "lock_dir", "lock_path", "no_answer"]
 
 _T = TypeVar("_T")
+log = structlog.get_logger("gateway.credentials")
 
 # Reentrant: a write reads the index and writes two entries under one hold.
 _THREAD_LOCK = threading.RLock()
-_FILE_LOCKS: dict[Path, FileLock] = {}
+# One FileLock per keyring and lock directory, so the directory is created and checked once, not per call.
+_FILE_LOCKS: dict[tuple[str, ...], FileLock] = {}
 
 
 def lock_dir() -> Path:
@@ -66,15 +69,24 @@ def lock_dir() -> Path:
 
 def lock_path(backend: Any) -> Path:
     """The lock file for ``backend``: one per keyring (backend class, D-Bus session, file path)."""
+    return Path(_file_lock(backend).lock_file)
+
+
+def _file_lock(backend: Any) -> FileLock:
     cls = type(backend)
-    key = "\0".join(
-        (
-            f"{cls.__module__}.{cls.__qualname__}",
-            os.environ.get("DBUS_SESSION_BUS_ADDRESS", ""),
-            str(getattr(backend, "file_path", "")),
-        )
+    keyring_id = (
+        f"{cls.__module__}.{cls.__qualname__}",
+        os.environ.get("DBUS_SESSION_BUS_ADDRESS", ""),
+        str(getattr(backend, "file_path", "")),
     )
-    return lock_dir() / f"keyring-{hashlib.sha256(key.encode()).hexdigest()[:16]}.lock"
+    where = (os.environ.get("XDG_RUNTIME_DIR", ""), tempfile.gettempdir())
+    file_lock = _FILE_LOCKS.get(keyring_id + where)
+    if file_lock is None:
+        digest = hashlib.sha256("\0".join(keyring_id).encode()).hexdigest()[:16]
+        # No per-thread state: _THREAD_LOCK already admits one thread at a time.
+        file_lock = FileLock(str(lock_dir() / f"keyring-{digest}.lock"), thread_local=False)
+        _FILE_LOCKS[keyring_id + where] = file_lock
+    return file_lock
 
 
 def no_answer(name: str, timeout: float, *, detail: str) -> CredentialUnavailableError:
@@ -96,15 +108,12 @@ def hold_keyring(backend: Any, name: str, timeout: float) -> Iterator[None]:
     if not _THREAD_LOCK.acquire(timeout=timeout):
         raise no_answer(name, timeout, detail="another thread held the keyring lock")
     try:
-        path = lock_path(backend)
-        file_lock = _FILE_LOCKS.get(path)
-        if file_lock is None:
-            # One object per path and no per-thread state: the thread lock above already admits one thread.
-            file_lock = _FILE_LOCKS[path] = FileLock(str(path), thread_local=False)
+        file_lock = _file_lock(backend)
         try:
             file_lock.acquire(timeout=timeout)
         except Timeout:
-            raise no_answer(name, timeout, detail=f"another process held the keyring lock {path}") from None
+            detail = f"another process held the keyring lock {file_lock.lock_file}"
+            raise no_answer(name, timeout, detail=detail) from None
         try:
             yield
         finally:
@@ -131,8 +140,8 @@ async def call_keyring(name: str, seconds: float, func: Callable[[], _T]) -> _T:
             outcome.append((False, exc))
         try:
             anyio.from_thread.run_sync(done.set, token=token)
-        except (anyio.RunFinishedError, RuntimeError):
-            pass  # the event loop is gone: nobody waits for this answer any more
+        except (anyio.RunFinishedError, RuntimeError):  # RuntimeError: asyncio's "Event loop is closed"
+            log.debug("keyring answered after its event loop ended", credential=name)
 
     threading.Thread(target=run, name=f"keyring {name}", daemon=True).start()
     with anyio.move_on_after(seconds) as scope:
